@@ -1,0 +1,224 @@
+"""One place for the constants the paper fixes, the run profiles, and project paths.
+
+Everything the paper pins down (band order, WRS-2 grouping, periods, thresholds, the training
+recipe) lives here with the section or table it comes from, so that no other module hard-codes it.
+Paths are resolved from the project root, never from the current directory: papermill, nbval and
+Jupyter Book all run notebooks from different working directories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------------
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+SHARED_DIR = PROJECT_ROOT.parent / "shared"
+SHARED_REAL_DATA_DIR = SHARED_DIR / "data" / "real"
+
+
+def data_root() -> Path:
+    """Root folder for generated data and run artefacts (``$GLACIER_DATA_DIR`` or ``<root>/data``)."""
+    env = os.environ.get("GLACIER_DATA_DIR")
+    return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "data"
+
+
+def run_dir(profile: str | "Profile") -> Path:
+    """The artefact folder of one profile: ``<data_root>/runs/<profile>`` (created on demand)."""
+    name = profile.name if isinstance(profile, Profile) else get_profile(profile).name
+    path = data_root() / "runs" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Bands (paper §II-B: the 7 Landsat-5 TM bands stacked into one image)
+# --------------------------------------------------------------------------------------------
+#: The paper's band order: TM bands 1-7. Band 6 is thermal. The ``band`` coordinate of every
+#: scene in this project holds these TM-equivalent numbers, whatever the sensor.
+BAND_NUMBERS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+BAND_NAMES: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "thermal", "swir2")
+N_BANDS = len(BAND_NUMBERS)
+
+#: TM-equivalent band -> file band number, per sensor. OLI has no TM6 equivalent at 30 m;
+#: TIRS band 10 (10.6-11.19 um) is the nearest thermal band (USGS Landsat 8 Data Users Handbook).
+SENSOR_BAND_FILES: dict[str, dict[int, int]] = {
+    "TM": {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7},
+    "ETM": {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7},
+    "OLI": {1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 10, 7: 7},
+}
+
+#: Bands of the band-ratio method, Eq. (1): Ratio = TM3 / TM5 on DN.
+RATIO_NUMERATOR_BAND = 3
+RATIO_DENOMINATOR_BAND = 5
+
+#: False-colour composite of Fig. 5(a): band 7 (SWIR), band 4 (NIR), band 3 (red) as R/G/B.
+FALSE_COLOUR_BANDS: tuple[int, int, int] = (7, 4, 3)
+
+#: The study grid (paper §II-B step 1): WGS 84 / UTM zone 46N, 30 m Landsat pixels.
+STUDY_CRS = "EPSG:32646"
+PIXEL_SIZE_M = 30.0
+
+# --------------------------------------------------------------------------------------------
+# Scenes and areas (paper Table I and §II-C "Scene 2")
+# --------------------------------------------------------------------------------------------
+#: WRS-2 path/row ids of the 13 Landsat-5 images (Table I), grouped as in §II-C Scene 2.
+#: The paper's text lists 133038 in testing area 3, but Table I and Fig. 1 have 135038 and no
+#: 133038; we follow Table I.
+AREA_SCENES: dict[str, tuple[str, ...]] = {
+    "training": ("139036", "137036", "138037", "137037"),
+    "testing_1": ("139035", "138035"),
+    "testing_2": ("133035", "133036", "132037"),
+    "testing_3": ("136037", "135037", "134037", "135038"),
+}
+AREA_LABELS: dict[str, str] = {
+    "training": "Training area",
+    "testing_1": "Testing area 1",
+    "testing_2": "Testing area 2",
+    "testing_3": "Testing area 3",
+}
+AREAS: tuple[str, ...] = tuple(AREA_SCENES)
+TESTING_AREAS: tuple[str, ...] = ("testing_1", "testing_2", "testing_3")
+WRS2_IDS: tuple[str, ...] = tuple(sorted(w for ws in AREA_SCENES.values() for w in ws))
+
+
+def area_of_scene(wrs2: str) -> str:
+    """The paper's area group (training, testing_1..3) of a WRS-2 id such as ``"138037"``."""
+    wrs2 = str(wrs2).replace(" ", "")
+    for area, scenes in AREA_SCENES.items():
+        if wrs2 in scenes:
+            return area
+    raise ValueError(f"unknown WRS-2 id {wrs2!r}: the study uses {', '.join(WRS2_IDS)} (paper Table I)")
+
+
+# --------------------------------------------------------------------------------------------
+# Time (paper §III-D, Tables IV and V)
+# --------------------------------------------------------------------------------------------
+#: The 12 three-year periods of the time series, (first year, last year).
+PERIODS: tuple[tuple[int, int], ...] = tuple((y, y + 2) for y in range(1986, 2020, 3))
+PERIOD_LABELS: tuple[str, ...] = tuple(f"{a}–{b}" for a, b in PERIODS)
+#: Landsat 5 TM for 1986-2012, Landsat 8 OLI for 2013-2021 (paper §II-B).
+FIRST_OLI_YEAR = 2013
+#: Change intervals of Table V(b): 1986-2003, 2003-2021, 1986-2021 (period indices).
+CHANGE_INTERVALS: dict[str, tuple[int, int]] = {
+    "1986–2003": (0, 5),
+    "2003–2021": (5, 11),
+    "1986–2021": (0, 11),
+}
+
+
+def period_of_year(year: int) -> int:
+    """Index (0-11) of the three-year period that contains ``year``."""
+    for i, (a, b) in enumerate(PERIODS):
+        if a <= year <= b:
+            return i
+    raise ValueError(f"year {year} lies outside the study's periods 1986–2021")
+
+
+def sensor_for_year(year: int) -> str:
+    """The sensor the paper used for a year: ``"TM"`` before 2013, ``"OLI"`` from 2013 on."""
+    period_of_year(year)  # validates the range
+    return "OLI" if year >= FIRST_OLI_YEAR else "TM"
+
+
+# --------------------------------------------------------------------------------------------
+# Methods (paper §II-D, §II-G, §II-H, Table II)
+# --------------------------------------------------------------------------------------------
+#: The 12 thresholds of Table II: 1.5 to 3.7 in steps of 0.2.
+RATIO_THRESHOLDS: tuple[float, ...] = tuple(np.round(np.arange(1.5, 3.71, 0.2), 1).tolist())
+#: Side of the square morphological filter applied to the band-ratio map (§II-C, Fig. 3b).
+MORPHOLOGY_SIZE_PX = 5
+#: Buffer around outlines for the area uncertainty (§II-H): half a 30 m pixel.
+BUFFER_M = 15.0
+#: The seven networks compared with the band ratio (paper §II-E to §II-G), in Table III order.
+MODEL_NAMES: tuple[str, ...] = (
+    "unet", "unetpp", "glaciernet", "saunet", "unet_cse", "landsnet", "m_landsnet",
+)
+METHOD_LABELS: dict[str, str] = {
+    "band_ratio": "Band ratio",
+    "unet": "U-Net",
+    "unetpp": "U-Net++",
+    "glaciernet": "GlacierNet",
+    "saunet": "SaU-Net",
+    "unet_cse": "U-Net+cSE",
+    "landsnet": "LandsNet",
+    "m_landsnet": "M-LandsNet",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Profiles
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Every size and setting that differs between a CPU smoke run, CI (quick) and the paper.
+
+    The science (the methods, metrics, splits and recipe) is the same in every profile; only the
+    amount of data and the network widths shrink.
+    """
+
+    name: str
+    #: Side of one synthetic Landsat scene in pixels (a real scene is about 7,000).
+    scene_px: int
+    #: Side of the square tiles fed to the networks (paper §II-B step 3: 128).
+    tile_px: int
+    #: Number of filters of a network's first stage; deeper stages double it.
+    base_filters: int
+    #: Upper bound on training epochs; early stopping usually ends training sooner.
+    max_epochs: int
+    #: Batch size (paper §II-G: 4).
+    batch_size: int
+    #: Early-stopping patience on validation accuracy, in epochs (paper §II-G: 10).
+    patience: int
+    #: The learning rate is divided by 10 every this many epochs (paper §II-G: 10).
+    lr_drop_every: int
+    #: Initial Adam learning rate (paper §II-G: 1e-3).
+    learning_rate: float = 1e-3
+    #: Seeds of the training runs; more than one gives a seed spread in notebook 04.
+    seeds: tuple[int, ...] = (0,)
+    #: Seed of everything random in the data (simulator, splits, augmentation order).
+    data_seed: int = 42
+    #: Fraction of Scene 1 samples held out for testing, and of training kept for validation.
+    test_fraction: float = 0.3
+    validation_fraction: float = 0.2
+
+    def as_dict(self) -> dict[str, Any]:
+        """The profile as a plain dict (for run records and notebook parameter tables)."""
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    # Unit tests only: a few seconds end to end.
+    "smoke": Profile(
+        name="smoke", scene_px=128, tile_px=32, base_filters=4, max_epochs=2, batch_size=8,
+        patience=1, lr_drop_every=1,
+    ),
+    # CI and the default book build: 2 CPU cores, the whole study in about 15 minutes.
+    # Epoch counts shrink with the data: patience and the LR step keep the paper's ratio to the cap.
+    "quick": Profile(
+        name="quick", scene_px=384, tile_px=64, base_filters=8, max_epochs=24, batch_size=16,
+        patience=4, lr_drop_every=8,
+    ),
+    # The published recipe (paper §II-B, §II-G) for a GPU.
+    "paper": Profile(
+        name="paper", scene_px=2048, tile_px=128, base_filters=64, max_epochs=80, batch_size=4,
+        patience=10, lr_drop_every=10, seeds=(0, 1, 2),
+    ),
+}
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """Look up a profile by name (``smoke``, ``quick``, ``paper``); a Profile passes through."""
+    if isinstance(name, Profile):
+        return name
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
