@@ -1,0 +1,7 @@
+"""The project's exception for bad input data (files, folders, catalogues, inventories)."""
+
+from __future__ import annotations
+
+
+class DataError(ValueError):
+    """Input data that cannot be used as given; the message names the file or parameter and the problem."""
