@@ -1,0 +1,130 @@
+"""Figures shared by the notebooks: false-colour composites, truth contours, error maps like Figs. 5-8.
+
+Static panels use matplotlib (they must render in any notebook and in the HTML book without
+JavaScript); interactive figures use hvplot/holoviews on data coarsened first, so pages stay light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from glacier_utils import config
+
+#: Colours of the error maps (paper Figs. 5-8: false positives red, false negatives yellow).
+ERROR_COLOURS: dict[str, tuple[float, float, float]] = {
+    "true positive": (0.25, 0.55, 1.0),
+    "false positive": (0.9, 0.1, 0.1),
+    "false negative": (1.0, 0.9, 0.0),
+}
+
+
+def _as_band_first(dn) -> np.ndarray:
+    """DN as a (band, y, x) numpy array in TM band order (accepts a DataArray or an array)."""
+    if isinstance(dn, xr.DataArray):
+        return np.asarray(dn.transpose("band", ...).values)
+    return np.asarray(dn)
+
+
+def false_colour(dn, bands: Sequence[int] = config.FALSE_COLOUR_BANDS, percentiles=(2.0, 98.0),
+                 nodata: float | None = None) -> np.ndarray:
+    """A (y, x, 3) RGB image in 0..1 from TM bands (default 7-4-3 as in Fig. 5a), percentile-stretched."""
+    if isinstance(dn, xr.DataArray):
+        nodata = dn.attrs.get("nodata", nodata) if nodata is None else nodata
+        stack = np.stack([np.asarray(dn.sel(band=b).values, dtype="float32") for b in bands])
+    else:
+        arr = _as_band_first(dn).astype("float32")
+        stack = np.stack([arr[config.BAND_NUMBERS.index(b)] for b in bands])
+    invalid = np.zeros(stack.shape[1:], bool)
+    if nodata is not None:
+        invalid = np.all(stack == nodata, axis=0)
+    rgb = np.empty(stack.shape[1:] + (3,), "float32")
+    for i, channel in enumerate(stack):
+        values = channel[~invalid]
+        lo, hi = np.percentile(values, percentiles) if values.size else (0.0, 1.0)
+        rgb[..., i] = np.clip((channel - lo) / max(hi - lo, 1e-6), 0, 1)
+    rgb[invalid] = 0
+    return rgb
+
+
+def error_classes(pred, truth, valid=None) -> np.ndarray:
+    """Per pixel: 0 true negative/invalid, 1 true positive, 2 false positive, 3 false negative."""
+    pred = np.asarray(pred).astype(bool)
+    truth_arr = np.asarray(truth)
+    ok = truth_arr != 255 if valid is None else np.asarray(valid) & (truth_arr != 255)
+    truth_b = truth_arr == 1
+    out = np.zeros(pred.shape, "uint8")
+    out[ok & pred & truth_b] = 1
+    out[ok & pred & ~truth_b] = 2
+    out[ok & ~pred & truth_b] = 3
+    return out
+
+
+def error_overlay(base_rgb: np.ndarray, pred, truth, valid=None, alpha: float = 0.75) -> np.ndarray:
+    """The composite with TP blue, FP red and FN yellow blended on top (the layout of Figs. 5-8)."""
+    classes = error_classes(pred, truth, valid)
+    out = base_rgb.copy() * 0.8
+    for code, name in enumerate(ERROR_COLOURS, start=1):
+        sel = classes == code
+        out[sel] = (1 - alpha) * out[sel] + alpha * np.asarray(ERROR_COLOURS[name])
+    return out
+
+
+def plot_scene(scene: xr.Dataset, ax=None, title: str | None = None, contour: bool = True):
+    """Show a scene's 7-4-3 composite with the glacier truth outlined in cyan; returns the axes."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(5, 5))[1]
+    rgb = false_colour(scene["dn"])
+    x, y = scene["x"].values, scene["y"].values
+    extent = (x[0] / 1e3, x[-1] / 1e3, y[-1] / 1e3, y[0] / 1e3)
+    ax.imshow(rgb, extent=extent, interpolation="nearest")
+    if contour and "label" in scene:
+        label = np.where(scene["label"].values == 1, 1.0, 0.0)
+        ax.contour(x / 1e3, y / 1e3, label, levels=[0.5], colors="cyan", linewidths=0.6)
+    ax.set_title(title or f"{scene.attrs.get('wrs2', '')} {scene.attrs.get('date', '')}", fontsize=9)
+    ax.set_xlabel("easting (km)", fontsize=8)
+    ax.set_ylabel("northing (km)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    return ax
+
+
+def plot_error_maps(base_rgb: np.ndarray, truth, predictions: Mapping[str, np.ndarray], valid=None,
+                    ncols: int = 3, panel_in: float = 3.0, title: str | None = None):
+    """A grid like Figs. 5-8: the composite, then one TP/FP/FN panel per method; returns the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    n = len(predictions) + 1
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_in * ncols, panel_in * nrows), squeeze=False)
+    panels = [("False colour (7-4-3)", base_rgb)] + [
+        (name, error_overlay(base_rgb, pred, truth, valid)) for name, pred in predictions.items()]
+    for ax, (name, image) in zip(axes.flat, panels):
+        ax.imshow(image, interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    handles = [Patch(color=c, label=k) for k, c in ERROR_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97 if title else 1))
+    return fig
+
+
+def coarsen_for_display(image: np.ndarray, max_px: int = 400) -> np.ndarray:
+    """Block-average (or mode-free subsample for integer maps) an image so its longer side <= max_px."""
+    step = int(np.ceil(max(image.shape[:2]) / max_px))
+    if step <= 1:
+        return image
+    if np.issubdtype(image.dtype, np.floating):
+        h, w = (image.shape[0] // step) * step, (image.shape[1] // step) * step
+        trimmed = image[:h, :w]
+        return trimmed.reshape(h // step, step, w // step, step, *image.shape[2:]).mean(axis=(1, 3))
+    return image[::step, ::step]
