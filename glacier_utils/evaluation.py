@@ -1,0 +1,72 @@
+"""Scoring predictions on the tile dataset: pooled metrics per split/area and errors by surface class.
+
+The paper judges the methods by eye on snow, water, cloud and debris (§III-B). On the synthetic
+region every pixel's surface and cloud class is known, so those judgements become rates: how often
+seasonal snow or a lake is called glacier, how often ice under cloud or debris is missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from glacier_utils import config, metrics
+from glacier_utils.synthetic import CLOUD_CODES as _CLOUD
+from glacier_utils.synthetic import SURFACE_CODES as _SURFACE
+
+#: (name, kind, truth class, surface codes or None, cloud codes or None) of each error condition.
+ERROR_CONDITIONS: tuple[tuple[str, str, int, tuple[int, ...] | None, tuple[int, ...] | None], ...] = (
+    ("seasonal snow called glacier", "false-positive rate", 0, (_SURFACE["seasonal_snow"],), None),
+    ("lake water called glacier", "false-positive rate", 0, (_SURFACE["water"],), None),
+    ("rock, soil, meadow called glacier", "false-positive rate", 0,
+     (_SURFACE["rock"], _SURFACE["soil"], _SURFACE["meadow"]), (_CLOUD["clear"],)),
+    ("clean ice and firn missed (clear sky)", "miss rate", 1,
+     (_SURFACE["clean_ice"], _SURFACE["firn"]), (_CLOUD["clear"],)),
+    ("debris-covered ice missed", "miss rate", 1, (_SURFACE["debris_ice"],), None),
+    ("ice under thin cloud missed", "miss rate", 1, None, (_CLOUD["thin_cloud"],)),
+    ("ice under thick cloud missed", "miss rate", 1, None, (_CLOUD["thick_cloud"],)),
+    ("ice in cloud shadow missed", "miss rate", 1, None, (_CLOUD["cloud_shadow"],)),
+)
+
+
+def error_by_class(pred, truth, surface, cloud) -> pd.DataFrame:
+    """False-positive rates on snow/water/land and miss rates on ice under cloud, debris, shadow.
+
+    ``pred`` is a boolean glacier mask, ``truth`` the label (255 = unknown, excluded), ``surface``
+    and ``cloud`` the simulator's class codes, all the same shape. A rate is the share of that
+    condition's pixels the method gets wrong; NaN where the condition has no pixel.
+    """
+    pred = np.asarray(pred).astype(bool)
+    truth = np.asarray(truth)
+    surface, cloud = np.asarray(surface), np.asarray(cloud)
+    rows = []
+    for name, kind, truth_class, surfaces, clouds in ERROR_CONDITIONS:
+        sel = truth == truth_class
+        if surfaces is not None:
+            sel &= np.isin(surface, surfaces)
+        if clouds is not None:
+            sel &= np.isin(cloud, clouds)
+        n = int(sel.sum())
+        wrong = int((pred[sel] != bool(truth_class)).sum())
+        rows.append({"condition": name, "kind": kind, "pixels": n, "errors": wrong,
+                     "rate": wrong / n if n else np.nan})
+    return pd.DataFrame(rows)
+
+
+def scores_by_group(pred, truth, groups: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Pooled precision, recall, F1, kappa and OA (as %) for each named boolean sample/pixel selection."""
+    pred = np.asarray(pred).astype(bool)
+    truth = np.asarray(truth)
+    rows = []
+    for name, sel in groups.items():
+        sel = np.asarray(sel, bool)
+        confusion = metrics.confusion_counts(pred[sel], truth[sel], valid=truth[sel] != 255)
+        rows.append({"group": name, **confusion.as_percent(), "pixels": confusion.n})
+    return pd.DataFrame(rows)
+
+
+def area_label(area: str) -> str:
+    """Human label of an area key ("scene_1" included)."""
+    return {"scene_1": "Scene 1", **config.AREA_LABELS}.get(area, area)

@@ -1,0 +1,42 @@
+"""Error rates by surface class and pooled scores per group."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from glacier_utils import evaluation
+from glacier_utils.synthetic import CLOUD_CODES, SURFACE_CODES
+
+
+def _rate(table, condition):
+    return table.set_index("condition").loc[condition, "rate"]
+
+
+def test_snow_called_glacier_and_ice_missed_under_thick_cloud_are_counted_per_class():
+    surface = np.array([SURFACE_CODES["seasonal_snow"]] * 4 + [SURFACE_CODES["clean_ice"]] * 4)
+    cloud = np.array([0, 0, 0, 0, 0, 0, CLOUD_CODES["thick_cloud"], CLOUD_CODES["thick_cloud"]])
+    truth = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    pred = np.array([1, 1, 1, 0, 1, 1, 0, 1])
+    table = evaluation.error_by_class(pred, truth, surface, cloud)
+    assert _rate(table, "seasonal snow called glacier") == pytest.approx(0.75)
+    assert _rate(table, "ice under thick cloud missed") == pytest.approx(0.5)
+    assert _rate(table, "clean ice and firn missed (clear sky)") == 0.0
+    assert np.isnan(_rate(table, "lake water called glacier"))
+
+
+def test_unknown_truth_pixels_count_in_no_condition():
+    surface = np.full(4, SURFACE_CODES["seasonal_snow"])
+    table = evaluation.error_by_class(np.ones(4), np.array([255, 255, 0, 0]), surface, np.zeros(4))
+    assert table.set_index("condition").loc["seasonal snow called glacier", "pixels"] == 2
+
+
+def test_scores_by_group_pool_pixels_like_scikit_learn():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 1000)
+    pred = np.where(rng.random(1000) < 0.8, truth, 1 - truth)
+    groups = {"first half": np.arange(1000) < 500, "all": np.ones(1000, bool)}
+    table = evaluation.scores_by_group(pred, truth, groups).set_index("group")
+    assert table.loc["all", "f1"] == pytest.approx(100 * f1_score(truth, pred), abs=0.01)
+    assert table.loc["first half", "pixels"] == 500
