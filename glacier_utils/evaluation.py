@@ -28,6 +28,8 @@ ERROR_CONDITIONS: tuple[tuple[str, str, int, tuple[int, ...] | None, tuple[int, 
     ("ice under thin cloud missed", "miss rate", 1, None, (_CLOUD["thin_cloud"],)),
     ("ice under thick cloud missed", "miss rate", 1, None, (_CLOUD["thick_cloud"],)),
     ("ice in cloud shadow missed", "miss rate", 1, None, (_CLOUD["cloud_shadow"],)),
+    ("thin cloud over land called glacier", "false-positive rate", 0, None, (_CLOUD["thin_cloud"],)),
+    ("thick cloud over land called glacier", "false-positive rate", 0, None, (_CLOUD["thick_cloud"],)),
 )
 
 

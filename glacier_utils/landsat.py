@@ -712,3 +712,55 @@ def qa_masks(qa: xr.DataArray, kind: str | None = None, confidence: str = "high"
     out = xr.Dataset(masks)
     out.attrs = {"qa_kind": kind, "confidence": confidence}
     return out
+
+
+#: Acquisition date whose Landsat 5 TM calibration defines "TM-equivalent" DN: the networks are
+#: trained on the paper's Table I images of 2006-2010, all after the 2003 TM calibration update.
+TM_REFERENCE_DATE = "2007-08-01"
+
+
+def tm_equivalent_dn(scene: xr.Dataset) -> xr.Dataset:
+    """An OLI scene with its DN replaced by the uint8 DN Landsat 5 TM would have recorded.
+
+    The paper maps 2013-2021 from Landsat 8 with the network it trained on Landsat 5 (§II-B,
+    §III-D); fed raw OLI DN (uint16, another scaling) such a network sees nonsense. Reflective
+    bands go OLI DN -> TOA reflectance (Collection 2 scaling 2e-5 x DN - 0.1, divided by the sine
+    of the sun elevation) -> TM radiance and DN (Chander et al. 2009 ESUN and post-2003 gains,
+    Earth-Sun distance of the acquisition); the thermal band goes TIRS B10 DN -> brightness
+    temperature -> TM band 6 radiance and DN. TM scenes are returned unchanged.
+    """
+    from glacier_utils import spectra
+
+    sensor = scene.attrs.get("sensor")
+    if sensor in ("TM", "ETM"):
+        return scene
+    if sensor != "OLI":
+        raise DataError(f"tm_equivalent_dn: unknown sensor {sensor!r} in {scene.attrs.get('source', 'the scene')}")
+    for key in ("sun_elevation", "date"):
+        if key not in scene.attrs:
+            raise DataError(f"tm_equivalent_dn needs attrs[{key!r}] (from the MTL) for {scene.attrs.get('source', 'the scene')}")
+    dn = scene["dn"]
+    nodata = dn.attrs.get("nodata", LEVEL1_FILL_DN)
+    invalid = (dn == nodata).any("band")
+    q = dn.astype("float64")
+    sin_elev = np.sin(np.deg2rad(float(scene.attrs["sun_elevation"])))
+    d = earth_sun_distance(scene.attrs["date"])
+    gain, bias = spectra.tm_gain_bias(TM_REFERENCE_DATE)
+    out = []
+    for i, band in enumerate(config.BAND_NUMBERS):
+        qb = q.sel(band=band)
+        if band == spectra.THERMAL_BAND:
+            radiance = spectra.TIRS_RADIANCE_MULT * qb + spectra.TIRS_RADIANCE_ADD
+            temperature = spectra.brightness_temperature(radiance, spectra.TIRS_K1[10], spectra.TIRS_K2[10])
+            tm_radiance = spectra.planck_radiance(temperature, spectra.TM_K1, spectra.TM_K2)
+        else:
+            reflectance = (spectra.OLI_REFLECTANCE_MULT * qb + spectra.OLI_REFLECTANCE_ADD) / sin_elev
+            tm_radiance = reflectance * spectra.TM_ESUN[i] * sin_elev / (np.pi * d ** 2)
+        tm_dn = ((tm_radiance - bias[i]) / gain[i]).clip(spectra.TM_QCALMIN, spectra.TM_QCALMAX)
+        out.append(xr.where(invalid, LEVEL1_FILL_DN, np.rint(tm_dn)).astype("uint8")
+                   .drop_vars(["band", "band_name"], errors="ignore"))
+    new_dn = xr.concat(out, dim=dn["band"]).transpose(*dn.dims).assign_attrs({**dn.attrs, "nodata": LEVEL1_FILL_DN})
+    new_dn = new_dn.rio.write_nodata(LEVEL1_FILL_DN, encoded=False)
+    result = scene.assign(dn=new_dn)
+    result.attrs.update(sensor="TM", harmonised_from="OLI")
+    return result

@@ -79,10 +79,13 @@ class Confusion:
 
     @property
     def f1(self) -> float:
-        """Harmonic mean of precision and recall, paper Eq. 4 (= 2TP / (2TP + FP + FN))."""
-        # The count form equals Eq. 4 whenever precision and recall exist, and needs no float division first.
-        if self.tp + self.fp == 0 or self.tp + self.fn == 0:
-            return math.nan
+        """Harmonic mean of precision and recall, paper Eq. 4 (= 2TP / (2TP + FP + FN)).
+
+        The count form equals Eq. 4 whenever precision and recall exist, and it also scores a method
+        that predicts no glacier where there is some (precision undefined) as 0, not NaN: a network
+        that collapses to "no glacier" must rank last, not drop out of a table. NaN only when there
+        is neither glacier nor a glacier prediction.
+        """
         return _ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn)
 
     @property

@@ -51,8 +51,12 @@ def plan(profile: str = "quick", force: bool = False) -> list[NotebookRun]:
     runs: list[NotebookRun] = []
     for name in sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
         if name.startswith("03_"):
+            # The book's page: the notebook's own defaults (M-LandsNet, Scene 1), executed in place.
+            runs.append(NotebookRun(name, dict(common), NOTEBOOK_DIR / f"{name}.ipynb"))
             for scene in (1, 2):
                 for model in config.MODEL_NAMES:
+                    if (model, scene) == ("m_landsnet", 1):
+                        continue  # the in-place run above
                     out = RUNS_DIR / f"{name}_{model}_scene{scene}.ipynb"
                     runs.append(NotebookRun(name, {**common, "model": model, "scene": scene}, out))
         else:

@@ -73,7 +73,7 @@ def error_overlay(base_rgb: np.ndarray, pred, truth, valid=None, alpha: float = 
 
 
 def plot_scene(scene: xr.Dataset, ax=None, title: str | None = None, contour: bool = True):
-    """Show a scene's 7-4-3 composite with the glacier truth outlined in cyan; returns the axes."""
+    """Show a scene's 7-4-3 composite with the glacier truth outlined in magenta; returns the axes."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(5, 5))[1]
@@ -83,7 +83,7 @@ def plot_scene(scene: xr.Dataset, ax=None, title: str | None = None, contour: bo
     ax.imshow(rgb, extent=extent, interpolation="nearest")
     if contour and "label" in scene:
         label = np.where(scene["label"].values == 1, 1.0, 0.0)
-        ax.contour(x / 1e3, y / 1e3, label, levels=[0.5], colors="cyan", linewidths=0.6)
+        ax.contour(x / 1e3, y / 1e3, label, levels=[0.5], colors="magenta", linewidths=0.7)
     ax.set_title(title or f"{scene.attrs.get('wrs2', '')} {scene.attrs.get('date', '')}", fontsize=9)
     ax.set_xlabel("easting (km)", fontsize=8)
     ax.set_ylabel("northing (km)", fontsize=8)
@@ -128,3 +128,13 @@ def coarsen_for_display(image: np.ndarray, max_px: int = 400) -> np.ndarray:
         trimmed = image[:h, :w]
         return trimmed.reshape(h // step, step, w // step, step, *image.shape[2:]).mean(axis=(1, 3))
     return image[::step, ::step]
+
+
+def interactive():
+    """Load hvplot/holoviews with BokehJS embedded in the page (no CDN: the book must render offline)."""
+    import holoviews as hv
+    import hvplot.pandas  # noqa: F401  (registers .hvplot on DataFrames)
+    import hvplot.xarray  # noqa: F401
+
+    hv.extension("bokeh", inline=True, logo=False)
+    return hv

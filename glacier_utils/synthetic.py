@@ -43,7 +43,7 @@ from scipy import fft as sp_fft
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import spsolve_triangular
 
-from glacier_utils import config, spectra
+from glacier_utils import config, paper, spectra
 
 # --------------------------------------------------------------------------------------------
 # Code tables (the `surface` and `cloud` variables of a synthetic scene)
@@ -65,44 +65,23 @@ CODE_NODATA = 255
 # --------------------------------------------------------------------------------------------
 # The paper's acquisitions and areas (cited data)
 # --------------------------------------------------------------------------------------------
-#: Table I: the Landsat 5 images behind the SCGI and the networks' training, with cloud cover (%).
+#: Table I (via glacier_utils.paper): the Landsat 5 images behind the SCGI and the networks'
+#: training, as (date, cloud cover %) per frame.
 TABLE_I_ACQUISITIONS: dict[str, tuple[tuple[str, float], ...]] = {
-    "132037": (("2007-07-14", 3.0),),
-    "133035": (("2007-09-23", 4.0),),
-    "133036": (("2009-08-11", 1.0),),
-    "134037": (("2007-09-30", 1.0),),
-    "135037": (("2007-09-21", 2.0),),
-    "135038": (("2007-08-20", 13.0),),
-    "136037": (("2010-04-29", 32.0),),
-    "137036": (("2007-09-19", 0.0),),
-    "137037": (("2007-09-19", 1.0),),
-    "138035": (("2009-08-30", 0.0), ("2010-09-02", 1.0)),
-    "138037": (("2007-05-05", 3.0),),
-    "139035": (("2006-09-14", 3.0), ("2007-07-31", 2.0)),
-    "139036": (("2007-07-31", 1.0),),
+    row.wrs2: tuple(zip(row.dates, row.cloud_cover)) for row in paper.table_i().itertuples()
 }
 #: Table I glacier area per frame (km²): sets how glacierised each synthetic frame is.
-TABLE_I_GLACIER_KM2: dict[str, float] = {
-    "132037": 3.11, "133035": 0.67, "133036": 102.97, "134037": 9.24, "135037": 38.07,
-    "135038": 16.36, "136037": 197.83, "137036": 2.20, "137037": 340.95, "138035": 261.02,
-    "138037": 1164.88, "139035": 778.93, "139036": 152.34,
-}
+TABLE_I_GLACIER_KM2: dict[str, float] = dict(zip(paper.table_i().wrs2, paper.table_i().glacier_area_km2))
 #: Cloud cover (%) used for testing area 3's Table I images. The paper's §II-C and Fig. 8 say
 #: most glaciers there were under cloud and fog, which Table I's 1-32 % does not show; the
 #: simulator follows the text so that area 3 is as hard as the paper found it.
 AREA3_CLOUD_COVER: dict[str, float] = {"136037": 40.0, "135037": 35.0, "134037": 30.0, "135038": 40.0}
 
-#: Table V(a): glacier area (km²) per period and subarea; the simulator reproduces its relative
-#: changes (the absolute areas belong to the real, much larger region).
+#: Table V(a) (via glacier_utils.paper): glacier area (km²) per subarea over the 12 periods; the
+#: simulator reproduces its relative changes (the absolute areas belong to the real, larger region).
 TABLE_V_AREA_KM2: dict[str, tuple[float, ...]] = {
-    "training": (1405.86, 1384.03, 1373.97, 1361.61, 1343.79, 1348.26, 1319.56, 1297.14,
-                 1262.80, 1241.87, 1219.42, 1173.83),
-    "testing_1": (713.48, 710.62, 710.49, 706.20, 696.01, 693.87, 684.22, 682.25, 687.32,
-                  672.84, 666.35, 661.20),
-    "testing_2": (119.33, 118.17, 118.18, 114.55, 114.40, 111.63, 110.12, 106.65, 100.25,
-                  98.61, 95.43, 91.05),
-    "testing_3": (279.98, 269.59, 266.30, 258.90, 249.90, 238.78, 230.21, 217.72, 205.84,
-                  196.41, 182.37, 176.15),
+    area: tuple(paper.table_va().query("area == @area").sort_values("period_index").area_km2)
+    for area in config.AREAS
 }
 
 

@@ -188,3 +188,32 @@ def test_window_grid_covers_the_scene_and_weights_sum_to_one_at_half_overlap():
     w = inference.blend_weights(64)
     assert np.all(w > 0)
     np.testing.assert_allclose(w[:32] + w[32:], 1.0, atol=1e-12)
+
+
+def _prediction(x0, y0, n, mask_value, area, nodata_cols=0):
+    import rioxarray  # noqa: F401
+    from glacier_utils import config as cfg
+    mask = np.full((n, n), mask_value, np.uint8)
+    mask[:, :nodata_cols] = inference.MASK_NODATA
+    ds = xr.Dataset({"mask": (("y", "x"), mask), "probability": (("y", "x"), mask.astype("float32"))},
+                    coords={"y": y0 - 30.0 * np.arange(n), "x": x0 + 30.0 * np.arange(n)}, attrs={"area": area})
+    return ds.rio.write_crs(cfg.STUDY_CRS)
+
+
+def test_mosaic_takes_each_pixel_from_the_nearest_frame_centre_and_counts_overlaps_once():
+    west = _prediction(0.0, 0.0, 10, 1, "training")
+    east = _prediction(150.0, 0.0, 10, 0, "testing_1")  # overlaps west by 5 columns
+    mosaic = inference.mosaic_predictions([west, east])
+    assert mosaic.sizes == {"y": 10, "x": 15}
+    row = mosaic["mask"].values[0]
+    assert row[:7].tolist() == [1] * 7 and row[8:].tolist() == [0] * 7  # split in the overlap's middle
+    assert set(mosaic["area"].values[0, :5]) == {"training"} and set(mosaic["area"].values[0, -5:]) == {"testing_1"}
+    assert mosaic.rio.crs.to_string() == "EPSG:32646"
+
+
+def test_mosaic_fills_one_frames_nodata_from_its_neighbour():
+    west = _prediction(0.0, 0.0, 10, 1, "training", nodata_cols=0)
+    east = _prediction(150.0, 0.0, 10, 0, "testing_1", nodata_cols=5)  # its overlap half is nodata
+    mosaic = inference.mosaic_predictions([west, east])
+    assert mosaic["mask"].values[0, :10].tolist() == [1] * 10
+    assert (mosaic["scene_index"].values[:, :10] == 0).all()

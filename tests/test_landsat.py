@@ -340,3 +340,35 @@ def test_reproject_scene_keeps_dn_values_and_contract_attrs(tmp_path):
     for band in (1, 6):
         out = dn.sel(band=band).values
         assert set(np.unique(out[out != 0])) <= set(np.unique(band_values(band, (40, 50))))
+
+
+def test_an_oli_scene_becomes_the_dn_tm_would_record_of_the_same_ground():
+    """Same frame, same day of year, TM in 2011 and OLI in 2013: harmonised OLI DN per surface match TM's."""
+    from glacier_utils import synthetic
+
+    region = synthetic.generate_region("smoke", seed=3)
+    tm = synthetic.simulate_scene(region, "137037", "2011-08-15")
+    oli = synthetic.simulate_scene(region, "137037", "2013-08-15")
+    assert oli["dn"].dtype == np.uint16
+    harmonised = landsat.tm_equivalent_dn(oli)
+    assert harmonised["dn"].dtype == np.uint8 and harmonised.attrs["sensor"] == "TM"
+    for surface in ("rock", "clean_ice"):
+        code = synthetic.SURFACE_CODES[surface]
+        in_tm = (tm["surface"].values == code) & (tm["cloud"].values == 0)
+        in_oli = (oli["surface"].values == code) & (oli["cloud"].values == 0)
+        for band in (1, 3, 4, 5, 6, 7):
+            a = np.median(harmonised["dn"].sel(band=band).values[in_oli].astype(float))
+            b = np.median(tm["dn"].sel(band=band).values[in_tm].astype(float))
+            assert abs(a - b) <= max(4.0, 0.1 * b), f"{surface}, band {band}: OLI->TM {a} vs TM {b}"
+    fill = oli["label"].values == 255
+    assert (harmonised["dn"].values[:, fill] == 0).all()  # fill stays fill
+
+
+def test_tm_scenes_pass_through_harmonisation_unchanged_and_unknown_sensors_are_refused():
+    from glacier_utils import synthetic
+
+    region = synthetic.generate_region("smoke", seed=3)
+    tm = synthetic.simulate_scene(region, "137037", "2007-08-15")
+    assert landsat.tm_equivalent_dn(tm) is tm
+    with pytest.raises(DataError, match="unknown sensor"):
+        landsat.tm_equivalent_dn(tm.assign_attrs(sensor="MSS"))

@@ -107,7 +107,13 @@ def test_empty_denominators_give_nan_not_an_error():
     nothing = Confusion(0, 0, 0, 0)
     assert all(math.isnan(getattr(nothing, name)) for name in METRIC_NAMES)
     no_prediction = Confusion(tp=0, fp=0, fn=5, tn=5)
-    assert math.isnan(no_prediction.precision) and no_prediction.recall == 0.0 and math.isnan(no_prediction.f1)
+    assert math.isnan(no_prediction.precision) and no_prediction.recall == 0.0
+
+
+def test_a_method_that_predicts_no_glacier_where_there_is_some_scores_f1_zero_like_scikit_learn():
+    truth = np.array([1, 1, 1, 0, 0])
+    pred = np.zeros(5, bool)
+    assert confusion_counts(pred, truth).f1 == 0.0 == skm.f1_score(truth, pred, zero_division=0)
 
 
 def test_kappa_of_huge_pooled_counts_does_not_overflow():

@@ -16,12 +16,20 @@ def test_quick_plan_passes_no_parameters_to_the_single_run_notebooks():
 
 def test_training_notebook_runs_once_per_network_and_scene():
     runs = [r for r in pipeline.plan("paper", force=True) if r.notebook.startswith("03_")]
-    if not runs:
-        pytest.skip("notebook 03 is not written yet")
-    assert {(r.parameters["model"], r.parameters["scene"]) for r in runs} == {
+    in_place, copies = runs[0], runs[1:]
+    assert in_place.output == in_place.source and "model" not in in_place.parameters  # the book's page: defaults
+    assert {(r.parameters["model"], r.parameters["scene"]) for r in copies} | {("m_landsnet", 1)} == {
         (m, s) for m in config.MODEL_NAMES for s in (1, 2)}
+    assert len(copies) == 2 * len(config.MODEL_NAMES) - 1
     assert all(r.parameters["profile"] == "paper" and r.parameters["force"] for r in runs)
-    assert all(r.output.parent == pipeline.RUNS_DIR for r in runs)
+    assert all(r.output.parent == pipeline.RUNS_DIR for r in copies)
+
+
+def test_every_study_notebook_is_planned_in_order():
+    names = [r.notebook for r in pipeline.plan("quick")]
+    assert sorted(set(names)) == ["01_data_preparation", "02_band_ratio_threshold_sweep", "03_train_networks",
+                                  "04_scene_comparison", "05_time_series_1986_2021"]
+    assert names == sorted(names)
 
 
 def test_unknown_profile_is_rejected_before_anything_runs():
