@@ -72,3 +72,27 @@ def scores_by_group(pred, truth, groups: Mapping[str, np.ndarray]) -> pd.DataFra
 def area_label(area: str) -> str:
     """Human label of an area key ("scene_1" included)."""
     return {"scene_1": "Scene 1", **config.AREA_LABELS}.get(area, area)
+
+
+#: Columns of the tidy results table notebook 04 writes (scene_comparison.csv / .parquet).
+RESULT_COLUMNS: tuple[str, ...] = ("method", "experiment", "area", "metric", "value", "profile", "seed", "pixels")
+
+
+def tidy_scores(predictions: Mapping[tuple[str, str, str, int], np.ndarray], labels: Mapping[tuple[str, str], np.ndarray],
+                profile: str) -> pd.DataFrame:
+    """One row per (method, experiment, test set, seed, metric) with the value in %, pooled over all pixels.
+
+    ``predictions`` maps (method, experiment, test set, seed) to boolean masks; ``labels`` maps
+    (experiment, test set) to the matching truth (255 = unknown). Test set names follow
+    ``experiments.TEST_SET_AREAS`` ("test" is Scene 1, "test_1".."test_3" the testing areas).
+    """
+    from glacier_utils.experiments import TEST_SET_AREAS
+
+    rows = []
+    for (method, experiment, test_set, seed), masks in predictions.items():
+        confusion = metrics.confusion_counts(masks, labels[(experiment, test_set)])
+        for metric, value in confusion.as_percent().items():
+            rows.append({"method": method, "experiment": experiment, "area": TEST_SET_AREAS[test_set],
+                         "metric": metric, "value": value, "profile": profile, "seed": int(seed),
+                         "pixels": confusion.n})
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))

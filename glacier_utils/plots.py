@@ -133,8 +133,11 @@ def coarsen_for_display(image: np.ndarray, max_px: int = 400) -> np.ndarray:
 def interactive():
     """Load hvplot/holoviews with BokehJS embedded in the page (no CDN: the book must render offline)."""
     import holoviews as hv
+
+    # Order matters: importing hvplot first loads BokehJS from its CDN, and a later inline call
+    # does not reload it, so the page would still need the network.
+    hv.extension("bokeh", inline=True, logo=False)
     import hvplot.pandas  # noqa: F401  (registers .hvplot on DataFrames)
     import hvplot.xarray  # noqa: F401
 
-    hv.extension("bokeh", inline=True, logo=False)
     return hv

@@ -40,3 +40,19 @@ def test_scores_by_group_pool_pixels_like_scikit_learn():
     table = evaluation.scores_by_group(pred, truth, groups).set_index("group")
     assert table.loc["all", "f1"] == pytest.approx(100 * f1_score(truth, pred), abs=0.01)
     assert table.loc["first half", "pixels"] == 500
+
+
+def test_tidy_scores_have_the_documented_schema_and_pool_pixels():
+    truth = np.array([[1, 1, 0, 0], [1, 0, 0, 255]])
+    predictions = {("unet", "scene2", "test_1", 0): np.array([[1, 0, 0, 1], [1, 0, 0, 1]]),
+                   ("band_ratio", "scene1_grouped", "test", 0): truth == 1}
+    labels = {("scene2", "test_1"): truth, ("scene1_grouped", "test"): truth}
+    table = evaluation.tidy_scores(predictions, labels, "quick")
+    assert tuple(table.columns) == evaluation.RESULT_COLUMNS
+    assert set(table.metric) == {"precision", "recall", "f1", "kappa", "oa"}
+    assert set(table.area) == {"testing_1", "scene_1"}
+    unet = table[table.method == "unet"].set_index("metric").value
+    assert unet["precision"] == pytest.approx(100 * 2 / 3, abs=0.01)  # TP 2, FP 1 (the 255 pixel is skipped)
+    assert unet["recall"] == pytest.approx(100 * 2 / 3, abs=0.01)
+    assert (table.pixels == 7).all() and (table.profile == "quick").all()
+    assert table[table.method == "band_ratio"].set_index("metric").value["f1"] == 100.0
