@@ -16,9 +16,8 @@ import sys
 import time
 
 import numpy as np
-from scipy import ndimage
 
-from glacier_utils import config
+from glacier_utils import bandratio, config
 from glacier_utils import synthetic as syn
 
 
@@ -29,19 +28,10 @@ def _peak_rss_mib() -> float:
 
 
 def _best_ratio_f1(scenes) -> tuple[float, float]:
-    thresholds = np.asarray(config.RATIO_THRESHOLDS)
-    counts = np.zeros((len(thresholds), 3))
-    for scene in scenes:
-        dn = scene.dn.values.astype(np.float64)
-        ratio = ndimage.grey_closing(ndimage.grey_opening(dn[2] / np.maximum(dn[4], 1.0), size=5), size=5)
-        valid = scene.label.values != syn.LABEL_NODATA
-        truth = scene.label.values == 1
-        for i, t in enumerate(thresholds):
-            pred = ratio > t
-            counts[i] += [np.sum(pred & truth & valid), np.sum(pred & ~truth & valid), np.sum(~pred & truth & valid)]
-    tp, fp, fn = counts.T
-    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-    return float(thresholds[f1.argmax()]), float(f1.max())
+    """Best threshold and its F1 of the band ratio (the project's one-pass sweep) over some scenes."""
+    table = bandratio.sweep(list(scenes))
+    best = bandratio.best_threshold(table)
+    return best, float(table.set_index("threshold").loc[best, "f1"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,7 +48,7 @@ OUTLINE_SCHEMA: dict[str, str] = {
     "glacier_id": "int64",         # 1.. within the layer, largest glacier first
     "period": "int64",             # index into config.PERIODS (0 = 1986–1988)
     "period_label": "object",      # e.g. "1986–1988"
-    "area": "object",              # subarea key (config.AREAS) or "" when not grouped
+    "subarea": "object",           # subarea key (config.AREAS) or "" (not "area": GeoDataFrame.area is geometry)
     "scene": "object",             # WRS-2 id(s) the outline comes from, comma separated
     "source_images": "object",     # image ids or dates used for the period, comma separated
     "area_km2": "float64",         # planimetric area on the projected grid
@@ -177,7 +177,7 @@ def period_outlines(
     gdf = mask_to_polygons(mask, **polygon_options)
     gdf["period"] = int(period)
     gdf["period_label"] = config.PERIOD_LABELS[int(period)]
-    gdf["area"] = area
+    gdf["subarea"] = area
     gdf["scene"] = _joined(scene)
     gdf["source_images"] = _joined(source_images)
     return _with_schema(gdf)
@@ -199,7 +199,7 @@ def merge_outlines(outlines: gpd.GeoDataFrame, buffer_m: float = config.BUFFER_M
                    buffer_mode: str = "band") -> gpd.GeoDataFrame:
     """Union the outlines of overlapping scenes per (period, area) so no glacier is counted twice."""
     rows = []
-    for (period, area), group in outlines.groupby(["period", "area"], sort=True):
+    for (period, area), group in outlines.groupby(["period", "subarea"], sort=True):
         merged = shapely.union_all(np.asarray(group.geometry.values, dtype=object))
         polys = [g for g in getattr(merged, "geoms", [merged]) if g.geom_type == "Polygon"]
         polys.sort(key=lambda g: -g.area)
@@ -208,7 +208,7 @@ def merge_outlines(outlines: gpd.GeoDataFrame, buffer_m: float = config.BUFFER_M
             "glacier_id": np.arange(1, len(polys) + 1),
             "period": period,
             "period_label": config.PERIOD_LABELS[int(period)],
-            "area": area,
+            "subarea": area,
             "scene": _joined(sorted({s for v in group["scene"] for s in str(v).split(",") if s})),
             "source_images": _joined(sorted({s for v in group["source_images"] for s in str(v).split(",") if s})),
             "area_km2": shapely.area(geoms) / M2_PER_KM2,
@@ -232,7 +232,7 @@ def area_summary(
     Columns: period, area, area_km2, error_km2, n_glaciers. With ``total`` an ``area="total"`` row
     per period sums all subareas; its error is the union of all buffers (like the paper's THR row).
     """
-    groups = [(key, g) for key, g in outlines.groupby(["period", "area"], sort=True)]
+    groups = [(key, g) for key, g in outlines.groupby(["period", "subarea"], sort=True)]
     if total:
         groups += [((p, "total"), g) for p, g in outlines.groupby("period", sort=True)]
     rows = [

@@ -1,15 +1,18 @@
 """Run the study end to end: execute the notebooks with papermill in order, then build the book.
 
-``python -m glacier_utils.pipeline --profile quick`` is what the README's first command runs. Each
-notebook is executed in place (its committed copy has no outputs; the nbstripout git filter keeps it
-that way), so the book's Colab/Kaggle links point at the same file a reader opens. Notebooks reuse
-finished work themselves (prepared data, trained networks); ``--force`` asks them to redo it.
+``python -m glacier_utils.pipeline --profile quick`` is what the README's first command runs. The
+committed notebooks are never written to: papermill writes executed copies under
+``_build/executed/`` and the book is built from a staging tree (``_build/source``) that mirrors the
+repository's layout, so each page's Colab/Kaggle link still points at ``notebooks/<name>.ipynb``.
+Notebooks reuse finished work themselves (prepared data, trained networks); ``--force`` asks them
+to redo it.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 import subprocess
 import sys
 import time
@@ -21,8 +24,13 @@ import pandas as pd
 from glacier_utils import config
 
 NOTEBOOK_DIR = config.PROJECT_ROOT / "notebooks"
-RUNS_DIR = NOTEBOOK_DIR / "runs"
 BOOK_BUILD_DIR = config.PROJECT_ROOT / "_build"
+#: Executed copies of the notebooks, in the repository's layout (notebooks/..., notebooks/runs/...).
+EXECUTED_DIR = BOOK_BUILD_DIR / "executed"
+RUNS_DIR = EXECUTED_DIR / "notebooks" / "runs"
+#: The book's staging tree: configuration and chapters copied, executed notebooks in place of the committed ones.
+STAGING_DIR = BOOK_BUILD_DIR / "source"
+BOOK_FILES = ("_config.yml", "_toc.yml", "book")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +59,8 @@ def plan(profile: str = "quick", force: bool = False) -> list[NotebookRun]:
     runs: list[NotebookRun] = []
     for name in sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
         if name.startswith("03_"):
-            # The book's page: the notebook's own defaults (M-LandsNet, Scene 1), executed in place.
-            runs.append(NotebookRun(name, dict(common), NOTEBOOK_DIR / f"{name}.ipynb"))
+            # The book's page: the notebook's own defaults (M-LandsNet, Scene 1).
+            runs.append(NotebookRun(name, dict(common), EXECUTED_DIR / "notebooks" / f"{name}.ipynb"))
             for scene in (1, 2):
                 for model in config.MODEL_NAMES:
                     if (model, scene) == ("m_landsnet", 1):
@@ -60,7 +68,7 @@ def plan(profile: str = "quick", force: bool = False) -> list[NotebookRun]:
                     out = RUNS_DIR / f"{name}_{model}_scene{scene}.ipynb"
                     runs.append(NotebookRun(name, {**common, "model": model, "scene": scene}, out))
         else:
-            runs.append(NotebookRun(name, dict(common), NOTEBOOK_DIR / f"{name}.ipynb"))
+            runs.append(NotebookRun(name, dict(common), EXECUTED_DIR / "notebooks" / f"{name}.ipynb"))
     return runs
 
 
@@ -84,16 +92,29 @@ def execute(runs: Sequence[NotebookRun]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["notebook", "parameters", "seconds"])
 
 
+def stage_book() -> Path:
+    """Assemble the book's source tree: configuration and chapters, plus the executed notebooks."""
+    missing = [p.name for p in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+               if not (EXECUTED_DIR / "notebooks" / p.name).exists()]
+    if missing:
+        raise FileNotFoundError(f"no executed copy of {', '.join(missing)} under {EXECUTED_DIR}: "
+                                "run the notebooks first (python -m glacier_utils.pipeline without --build-only)")
+    if STAGING_DIR.exists():
+        shutil.rmtree(STAGING_DIR)
+    STAGING_DIR.mkdir(parents=True)
+    for name in BOOK_FILES:
+        source = config.PROJECT_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, STAGING_DIR / name)
+    shutil.copytree(EXECUTED_DIR / "notebooks", STAGING_DIR / "notebooks", ignore=shutil.ignore_patterns("runs"))
+    return STAGING_DIR
+
+
 def build_book() -> Path:
     """Build the HTML book from the executed notebooks, warnings as errors; returns the HTML folder."""
-    cmd = [
-        sys.executable, "-m", "jupyter_book", "build", str(config.PROJECT_ROOT),
-        "--path-output", str(config.PROJECT_ROOT), "--warningiserror", "--nitpick", "--keep-going",
-    ]
-    jb = Path(sys.executable).with_name("jupyter-book")
-    if jb.exists():  # jupyter_book has no __main__ module; prefer the console script next to python
-        cmd = [str(jb), *cmd[3:]]
-    subprocess.run(cmd, check=True)
+    source = stage_book()
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    subprocess.run([str(jupyter_book), "build", str(source), "--path-output", str(config.PROJECT_ROOT),
+                    "--warningiserror", "--nitpick", "--keep-going"], check=True)
     return BOOK_BUILD_DIR / "html"
 
 

@@ -136,6 +136,7 @@ def test_geopackage_has_one_layer_per_period_with_the_documented_schema(tmp_path
     layer = gpd.read_file(path, layer="outlines_2019_2021")
     assert layer.crs.to_epsg() == 32646
     assert list(layer.columns) == list(outlines.OUTLINE_SCHEMA) + ["geometry"]
+    assert "subarea" in layer.columns and "area" not in layer.columns  # GeoDataFrame.area is the geometry's area
     assert layer.period.iloc[0] == 11 and layer.period_label.iloc[0] == "2019–2021"
     assert layer.area_km2.iloc[0] == pytest.approx(19 * 19 * 900 / 1e6)
     everything = outlines.read_outlines_gpkg(path)
