@@ -537,11 +537,12 @@ def valid_mask(dn: xr.DataArray) -> xr.DataArray:
 # DN -> TOA reflectance and brightness temperature
 # --------------------------------------------------------------------------------------------
 def earth_sun_distance(date: str | dt.date) -> float:
-    """Earth-Sun distance in astronomical units for a date (the cosine approximation; within 2e-4 AU of Chander et al. 2009 Table 6)."""
+    """Earth-Sun distance in astronomical units for a date (within 3e-4 AU of Chander et al. 2009 Table 6)."""
+    from glacier_utils import spectra
+
     if isinstance(date, str):
         date = dt.date.fromisoformat(date[:10])
-    doy = date.timetuple().tm_yday
-    return 1.0 - 0.01672 * math.cos(math.radians(0.9856 * (doy - 4)))
+    return spectra.earth_sun_distance(date.isoformat())
 
 
 def _radiance_coefficients(flat: Mapping[str, Any], n: int, source: str) -> tuple[float, float]:
@@ -744,7 +745,7 @@ def tm_equivalent_dn(scene: xr.Dataset) -> xr.Dataset:
     invalid = (dn == nodata).any("band")
     q = dn.astype("float64")
     sin_elev = np.sin(np.deg2rad(float(scene.attrs["sun_elevation"])))
-    d = earth_sun_distance(scene.attrs["date"])
+    d = float(scene.attrs.get("earth_sun_distance") or earth_sun_distance(scene.attrs["date"]))
     gain, bias = spectra.tm_gain_bias(TM_REFERENCE_DATE)
     out = []
     for i, band in enumerate(config.BAND_NUMBERS):

@@ -139,11 +139,12 @@ def day_of_year(date: str) -> int:
 
 
 def earth_sun_distance(date: str) -> float:
-    """Earth-Sun distance in astronomical units (first-order Fourier fit, Spencer 1971)."""
-    gamma = 2.0 * math.pi * (day_of_year(date) - 1) / 365.0
-    inv_d2 = (1.000110 + 0.034221 * math.cos(gamma) + 0.001280 * math.sin(gamma)
-              + 0.000719 * math.cos(2 * gamma) + 0.000077 * math.sin(2 * gamma))
-    return 1.0 / math.sqrt(inv_d2)
+    """Earth-Sun distance in astronomical units: 1 - 0.01672 cos(0.9856 (doy - 4)) degrees.
+
+    Within 3e-4 AU of Chander et al. (2009) Table 6, the table Landsat calibration uses (a
+    Fourier fit such as Spencer 1971 is 4e-4 AU off it in early January).
+    """
+    return 1.0 - 0.01672 * math.cos(math.radians(0.9856 * (day_of_year(date) - 4)))
 
 
 def sun_position(date: str, latitude_deg: float, solar_hour: float = 10.2) -> tuple[float, float]:
