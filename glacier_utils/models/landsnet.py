@@ -31,7 +31,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import KERNEL_INIT, attention_gate, max_pool, model_input, res_block, softmax_head
+from .blocks import KERNEL_INIT, attention_gate, batch_norm, max_pool, model_input, res_block, softmax_head
 
 #: Dilation rates of the multiscale fusion (paper §II-G, Fig. 4 caption).
 LANDSNET_RATES: tuple[int, int, int] = (2, 4, 6)
@@ -45,7 +45,7 @@ def _fuse(a, b, filters: int, index: int, fusion: str):
     merged = (layers.Concatenate if fusion == "concat" else layers.Add)(name=f"fuse_{index}")([a, b])
     x = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer=KERNEL_INIT,
                       name=f"fuse_{index}_conv")(merged)
-    x = layers.BatchNormalization(name=f"fuse_{index}_bn")(x)
+    x = batch_norm(f"fuse_{index}_bn")(x)
     return layers.Activation("relu", name=f"fuse_{index}_relu")(x)
 
 
@@ -55,7 +55,7 @@ def multiscale_fusion(x, filters: int, rates: tuple[int, ...], fusion: str = "co
     for rate in rates:
         d = layers.Conv2D(filters, 3, padding="same", dilation_rate=rate, use_bias=False,
                           kernel_initializer=KERNEL_INIT, name=f"dilated_r{rate}")(x)
-        d = layers.BatchNormalization(name=f"dilated_r{rate}_bn")(d)
+        d = batch_norm(f"dilated_r{rate}_bn")(d)
         branches.append(layers.Activation("relu", name=f"dilated_r{rate}_relu")(d))
     fused = branches[0]
     for index, branch in enumerate(branches[1:], start=1):
