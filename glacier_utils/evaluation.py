@@ -57,18 +57,6 @@ def error_by_class(pred, truth, surface, cloud) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def scores_by_group(pred, truth, groups: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """Pooled precision, recall, F1, kappa and OA (as %) for each named boolean sample/pixel selection."""
-    pred = np.asarray(pred).astype(bool)
-    truth = np.asarray(truth)
-    rows = []
-    for name, sel in groups.items():
-        sel = np.asarray(sel, bool)
-        confusion = metrics.confusion_counts(pred[sel], truth[sel], valid=truth[sel] != 255)
-        rows.append({"group": name, **confusion.as_percent(), "pixels": confusion.n})
-    return pd.DataFrame(rows)
-
-
 def area_label(area: str) -> str:
     """Human label of an area key ("scene_1" included)."""
     return {"scene_1": "Scene 1", **config.AREA_LABELS}.get(area, area)

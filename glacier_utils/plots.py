@@ -1,7 +1,7 @@
 """Figures shared by the notebooks: false-colour composites, truth contours, error maps like Figs. 5-8.
 
 Static panels use matplotlib (they must render in any notebook and in the HTML book without
-JavaScript); interactive figures use hvplot/holoviews on data coarsened first, so pages stay light.
+JavaScript); interactive figures use hvplot/holoviews with BokehJS embedded (see ``interactive``).
 """
 
 from __future__ import annotations
@@ -116,18 +116,6 @@ def plot_error_maps(base_rgb: np.ndarray, truth, predictions: Mapping[str, np.nd
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97 if title else 1))
     return fig
-
-
-def coarsen_for_display(image: np.ndarray, max_px: int = 400) -> np.ndarray:
-    """Block-average (or mode-free subsample for integer maps) an image so its longer side <= max_px."""
-    step = int(np.ceil(max(image.shape[:2]) / max_px))
-    if step <= 1:
-        return image
-    if np.issubdtype(image.dtype, np.floating):
-        h, w = (image.shape[0] // step) * step, (image.shape[1] // step) * step
-        trimmed = image[:h, :w]
-        return trimmed.reshape(h // step, step, w // step, step, *image.shape[2:]).mean(axis=(1, 3))
-    return image[::step, ::step]
 
 
 def interactive():

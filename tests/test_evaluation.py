@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
 
 from glacier_utils import evaluation
 from glacier_utils.synthetic import CLOUD_CODES, SURFACE_CODES
@@ -30,16 +29,6 @@ def test_unknown_truth_pixels_count_in_no_condition():
     surface = np.full(4, SURFACE_CODES["seasonal_snow"])
     table = evaluation.error_by_class(np.ones(4), np.array([255, 255, 0, 0]), surface, np.zeros(4))
     assert table.set_index("condition").loc["seasonal snow called glacier", "pixels"] == 2
-
-
-def test_scores_by_group_pool_pixels_like_scikit_learn():
-    rng = np.random.default_rng(0)
-    truth = rng.integers(0, 2, 1000)
-    pred = np.where(rng.random(1000) < 0.8, truth, 1 - truth)
-    groups = {"first half": np.arange(1000) < 500, "all": np.ones(1000, bool)}
-    table = evaluation.scores_by_group(pred, truth, groups).set_index("group")
-    assert table.loc["all", "f1"] == pytest.approx(100 * f1_score(truth, pred), abs=0.01)
-    assert table.loc["first half", "pixels"] == 500
 
 
 def test_tidy_scores_have_the_documented_schema_and_pool_pixels():

@@ -56,9 +56,3 @@ def test_error_map_figure_has_one_panel_per_method_plus_the_composite():
     truth[4:10, 4:10] = 1
     fig = plots.plot_error_maps(base, truth, {"a": truth, "b": 1 - truth}, ncols=2)
     assert sum(ax.get_visible() for ax in fig.axes) == 3
-
-
-def test_coarsening_keeps_the_mean_of_a_float_image_and_shrinks_it():
-    img = np.random.default_rng(1).random((800, 600)).astype("float32")
-    small = plots.coarsen_for_display(img, max_px=200)
-    assert max(small.shape) <= 200 and small.mean() == pytest.approx(img.mean(), abs=1e-3)
