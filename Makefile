@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: book run build test install clean-book
+.PHONY: book run build test install references clean-book
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required, found " + sys.version.split()[0])'
@@ -32,6 +32,11 @@ build: $(STAMP)
 ## The tests: unit tests and the notebooks under nbval (quick profile). pytest's exit 5 (no tests) is not a failure.
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+## After an intended change of results: copy the pinned cells' outputs of the last quick `make book` into the
+## committed notebooks (the references nbval compares with); review them with `git diff notebooks`.
+references: $(STAMP)
+	$(PY) -m glacier_utils.pipeline --update-references
 
 clean-book:
 	rm -rf _build

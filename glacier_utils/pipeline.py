@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,12 +26,16 @@ import pandas as pd
 from glacier_utils import config
 
 NOTEBOOK_DIR = config.PROJECT_ROOT / "notebooks"
+#: The results chapter: a notebook that gathers what notebooks 02-05 wrote, run after them.
+RESULTS_NOTEBOOK = config.PROJECT_ROOT / "book" / "results.ipynb"
 BOOK_BUILD_DIR = config.PROJECT_ROOT / "_build"
 #: Executed copies of the notebooks, in the repository's layout (notebooks/..., notebooks/runs/...).
 EXECUTED_DIR = BOOK_BUILD_DIR / "executed"
 RUNS_DIR = EXECUTED_DIR / "notebooks" / "runs"
 #: The book's staging tree: configuration and chapters copied, executed notebooks in place of the committed ones.
 STAGING_DIR = BOOK_BUILD_DIR / "source"
+#: Touched after each successful build (Sphinx leaves unchanged pages, and their times, alone).
+BUILD_STAMP = BOOK_BUILD_DIR / "html.built"
 BOOK_FILES = ("_config.yml", "_toc.yml", "book")
 
 
@@ -40,15 +46,20 @@ class NotebookRun:
     notebook: str
     parameters: dict
     output: Path
+    folder: Path = NOTEBOOK_DIR
 
     @property
     def source(self) -> Path:
         """Path of the committed notebook."""
-        return NOTEBOOK_DIR / f"{self.notebook}.ipynb"
+        return self.folder / f"{self.notebook}.ipynb"
 
 
-def plan(profile: str = "quick", force: bool = False) -> list[NotebookRun]:
-    """The ordered papermill runs of the study for a profile (notebooks 01 to 05, 03 once per network and scene)."""
+def plan(profile: str = "quick", force: bool = False, pages_only: bool = False) -> list[NotebookRun]:
+    """The ordered papermill runs of the study for a profile (notebooks 01 to 05, 03 once per network and scene).
+
+    The results chapter runs last. ``pages_only`` keeps only the runs whose output is a page of the book
+    (notebook 03 once, with its defaults); notebook 04 then trains any network still missing itself.
+    """
     config.get_profile(profile)
     # Only non-default values are passed, so a quick run leaves the notebook's own parameter cell alone.
     common: dict = {}
@@ -61,6 +72,8 @@ def plan(profile: str = "quick", force: bool = False) -> list[NotebookRun]:
         if name.startswith("03_"):
             # The book's page: the notebook's own defaults (M-LandsNet, Scene 1).
             runs.append(NotebookRun(name, dict(common), EXECUTED_DIR / "notebooks" / f"{name}.ipynb"))
+            if pages_only:
+                continue
             for scene in (1, 2):
                 for model in config.MODEL_NAMES:
                     if (model, scene) == ("m_landsnet", 1):
@@ -69,6 +82,11 @@ def plan(profile: str = "quick", force: bool = False) -> list[NotebookRun]:
                     runs.append(NotebookRun(name, {**common, "model": model, "scene": scene}, out))
         else:
             runs.append(NotebookRun(name, dict(common), EXECUTED_DIR / "notebooks" / f"{name}.ipynb"))
+    # The results chapter only reads what the notebooks wrote: `force` means nothing to it.
+    results_parameters = {"profile": profile} if profile != "quick" else {}
+    runs.append(NotebookRun(RESULTS_NOTEBOOK.stem, results_parameters,
+                            EXECUTED_DIR / RESULTS_NOTEBOOK.relative_to(config.PROJECT_ROOT),
+                            folder=RESULTS_NOTEBOOK.parent))
     return runs
 
 
@@ -84,7 +102,7 @@ def execute(runs: Sequence[NotebookRun]) -> pd.DataFrame:
         start = time.perf_counter()
         pm.execute_notebook(
             str(run.source), str(run.output), parameters=run.parameters or None,
-            cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False,
+            cwd=str(run.source.parent), kernel_name="python3", progress_bar=False,
         )
         seconds = time.perf_counter() - start
         print(f"    done in {seconds:.1f} s", flush=True)
@@ -92,10 +110,15 @@ def execute(runs: Sequence[NotebookRun]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["notebook", "parameters", "seconds"])
 
 
+def executed_pages() -> list[Path]:
+    """The committed notebooks that are pages of the book (notebooks 01-05 and the results chapter)."""
+    return [*sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")), RESULTS_NOTEBOOK]
+
+
 def stage_book() -> Path:
     """Assemble the book's source tree: configuration and chapters, plus the executed notebooks."""
-    missing = [p.name for p in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-               if not (EXECUTED_DIR / "notebooks" / p.name).exists()]
+    missing = [p.name for p in executed_pages()
+               if not (EXECUTED_DIR / p.relative_to(config.PROJECT_ROOT)).exists()]
     if missing:
         raise FileNotFoundError(f"no executed copy of {', '.join(missing)} under {EXECUTED_DIR}: "
                                 "run the notebooks first (python -m glacier_utils.pipeline without --build-only)")
@@ -105,8 +128,94 @@ def stage_book() -> Path:
     for name in BOOK_FILES:
         source = config.PROJECT_ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, STAGING_DIR / name)
-    shutil.copytree(EXECUTED_DIR / "notebooks", STAGING_DIR / "notebooks", ignore=shutil.ignore_patterns("runs"))
+    for page in executed_pages():
+        relative = page.relative_to(config.PROJECT_ROOT)
+        (STAGING_DIR / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(EXECUTED_DIR / relative, STAGING_DIR / relative)
+    vendor_panel_assets(STAGING_DIR)
     return STAGING_DIR
+
+
+#: Panel (under hvplot/holoviews) writes its stylesheets and module shim as CDN links into the
+#: outputs even when BokehJS itself is inlined; the book must render without network access.
+PANEL_CDN = re.compile(r"https://cdn\.holoviz\.org/panel/[^/]+/dist/([^\"'\\\s?]+)")
+
+
+def vendor_panel_assets(source: Path) -> list[Path]:
+    """Copy the Panel assets the staged notebooks link to into ``_static/panel`` and point the links there.
+
+    Done here rather than with a Panel setting: Panel only chooses between its CDN and a Panel server's
+    own route, and a static book has neither. Returns the copied files.
+    """
+    import panel
+
+    dist = Path(panel.__file__).parent / "dist"
+    static = source / "_static" / "panel"
+    copied: set[Path] = set()
+    for notebook in sorted(source.rglob("*.ipynb")):
+        text = notebook.read_text(encoding="utf-8")
+        assets = set(PANEL_CDN.findall(text))
+        if not assets:
+            continue
+        for asset in sorted(assets):
+            local = dist / asset
+            if not local.is_file():
+                raise FileNotFoundError(f"{notebook.name} links to Panel's {asset}, which is not in the installed "
+                                        f"panel {panel.__version__} ({dist}): rerun the notebooks with this panel")
+            (static / asset).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(local, static / asset)
+            copied.add(static / asset)
+        relative = Path(os.path.relpath(static, notebook.parent)).as_posix()
+        notebook.write_text(PANEL_CDN.sub(lambda m: f"{relative}/{m.group(1)}", text), encoding="utf-8")
+    return sorted(copied)
+
+
+#: nbval compares the output of cells with this tag; nbstripout keeps the output of cells tagged keep_output.
+PINNED_TAG = "nbval-check-output"
+
+
+def reference_pairs(executed_dir: Path | None = None) -> list[tuple[Path, Path]]:
+    """(committed notebook, its executed copy) for every page of the book."""
+    executed_dir = executed_dir or EXECUTED_DIR
+    return [(page, executed_dir / page.relative_to(config.PROJECT_ROOT)) for page in executed_pages()]
+
+
+def update_references(pairs: Sequence[tuple[Path, Path]] | None = None) -> list[Path]:
+    """Copy the outputs of the pinned cells of executed quick-profile notebooks into the committed ones.
+
+    The committed notebooks keep these outputs (and only these) as nbval's reference; run after an
+    intended change of results (``make references``). Cells are matched by their source. Returns the
+    notebooks that changed; each is written to a temporary file first, then renamed.
+    """
+    import nbformat
+
+    changed = []
+    for committed, executed in reference_pairs() if pairs is None else pairs:
+        nb = nbformat.read(committed, as_version=4)
+        pinned = [c for c in nb.cells if PINNED_TAG in c.metadata.get("tags", [])]
+        if not pinned:
+            continue
+        if not executed.exists():
+            raise FileNotFoundError(f"no executed copy of {committed.name} at {executed}: run the quick profile first")
+        ran = nbformat.read(executed, as_version=4)
+        profile = ran.metadata.get("papermill", {}).get("parameters", {}).get("profile", "quick")
+        if profile != "quick":
+            raise ValueError(f"{executed} ran with profile {profile!r}: the references are the quick profile's")
+        outputs = {c.source: c.get("outputs", []) for c in ran.cells if c.cell_type == "code"}
+        before = [list(c.outputs) for c in pinned]
+        for cell in pinned:
+            if cell.source not in outputs:
+                raise ValueError(f"{executed} has no cell with the source of a pinned cell of {committed.name}: "
+                                 "it was executed from an older version; rerun the notebooks")
+            cell.outputs = [nbformat.from_dict({k: v for k, v in o.items() if k != "execution_count"})
+                            for o in outputs[cell.source]]
+            cell.execution_count = None
+        if [list(c.outputs) for c in pinned] != before:
+            tmp = committed.with_name(committed.name + ".tmp")
+            nbformat.write(nb, tmp)
+            tmp.replace(committed)
+            changed.append(committed)
+    return changed
 
 
 def build_book() -> Path:
@@ -115,6 +224,7 @@ def build_book() -> Path:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     subprocess.run([str(jupyter_book), "build", str(source), "--path-output", str(config.PROJECT_ROOT),
                     "--warningiserror", "--nitpick", "--keep-going"], check=True)
+    BUILD_STAMP.touch()
     return BOOK_BUILD_DIR / "html"
 
 
@@ -125,10 +235,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="redo finished work (data, training)")
     parser.add_argument("--build-only", action="store_true", help="only build the book from executed notebooks")
     parser.add_argument("--no-build", action="store_true", help="execute the notebooks, skip the book build")
+    parser.add_argument("--pages-only", action="store_true",
+                        help="run notebook 03 once (the book's page), not once per network and scene")
+    parser.add_argument("--update-references", action="store_true",
+                        help="only copy the pinned cells' outputs of the executed quick run into the committed notebooks")
     args = parser.parse_args(argv)
 
+    if args.update_references:
+        changed = update_references()
+        print("updated: " + ", ".join(p.name for p in changed) if changed else "the references are up to date")
+        return 0
     if not args.build_only:
-        timings = execute(plan(args.profile, args.force))
+        timings = execute(plan(args.profile, args.force, args.pages_only))
         if len(timings):
             path = config.run_dir(args.profile) / "notebook_timings.csv"
             timings.to_csv(path, index=False)

@@ -1,4 +1,4 @@
-"""Committed notebooks follow the project's conventions (no outputs, kernel python3, a parameters cell)."""
+"""Committed notebooks follow the project's conventions (no outputs but nbval's references, kernel python3, a parameters cell)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from glacier_utils import config
+from glacier_utils import config, pipeline
 
 ROOT = config.PROJECT_ROOT
 
@@ -36,11 +36,16 @@ def test_the_study_notebooks_and_the_template_are_committed():
     assert "notebooks/templates/notebook_template.ipynb" in NOTEBOOKS
 
 
+def is_pinned(cell: dict) -> bool:
+    """Whether nbval compares this cell's output with the committed one."""
+    return pipeline.PINNED_TAG in cell.get("metadata", {}).get("tags", [])
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS)
 def test_committed_notebook_has_no_outputs_kernel_python3_and_a_parameters_cell(path):
     nb = json.loads(committed_text(path))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert not [c for c in code if c.get("outputs")], f"{path} is committed with outputs"
+    assert not [c for c in code if c.get("outputs") and not is_pinned(c)], f"{path} is committed with outputs"
     assert not [c for c in code if c.get("execution_count")], f"{path} is committed with execution counts"
     assert nb["metadata"].get("kernelspec", {}).get("name", "python3") == "python3"
     tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
@@ -55,6 +60,17 @@ def test_study_notebook_reads_as_the_template_says(path):
     for section in ("## Overview", "## Prerequisites", "## Parameters", "## Summary", "## What's next"):
         assert section in headings, f"{path} lacks the section {section!r}"
     assert not any("sys.path" in "".join(c["source"]) for c in nb["cells"]), f"{path} edits sys.path"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.startswith("notebooks/0")])
+def test_study_notebook_pins_its_results_as_plain_text_kept_by_the_git_filter(path):
+    pinned = [c for c in json.loads(committed_text(path))["cells"] if c["cell_type"] == "code" and is_pinned(c)]
+    assert pinned, f"{path} has no cell tagged {pipeline.PINNED_TAG!r}: nothing in it is regression-tested"
+    for cell in pinned:
+        assert "keep_output" in cell["metadata"]["tags"], f"{path}: the git filter would strip the reference output"
+        assert cell["outputs"], f"{path}: a pinned cell has no reference output (run `make book` then `make references`)"
+        assert all(o["output_type"] == "stream" and o["name"] == "stdout" for o in cell["outputs"]), \
+            f"{path}: pinned cells print plain text (rich outputs carry ids that change every run)"
 
 
 def test_git_filter_strips_notebook_outputs_on_commit():

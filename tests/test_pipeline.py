@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import nbformat
 import pytest
 
 from glacier_utils import config, pipeline
@@ -26,11 +29,25 @@ def test_training_notebook_runs_once_per_network_and_scene():
     assert all(r.output.parent == pipeline.RUNS_DIR for r in copies)
 
 
-def test_every_study_notebook_is_planned_in_order():
-    names = [r.notebook for r in pipeline.plan("quick")]
+def test_every_study_notebook_is_planned_in_order_then_the_results_chapter():
+    runs = pipeline.plan("quick")
+    names = [r.notebook for r in runs]
     assert sorted(set(names)) == ["01_data_preparation", "02_band_ratio_threshold_sweep", "03_train_networks",
-                                  "04_scene_comparison", "05_time_series_1986_2021"]
+                                  "04_scene_comparison", "05_time_series_1986_2021", "results"]
     assert names == sorted(names)
+    assert runs[-1].source == pipeline.RESULTS_NOTEBOOK
+    assert runs[-1].output == pipeline.EXECUTED_DIR / "book" / "results.ipynb"
+
+
+def test_pages_only_plan_runs_each_page_of_the_book_once():
+    runs = pipeline.plan("paper", pages_only=True)
+    assert [r.source for r in runs] == pipeline.executed_pages()
+    assert all(r.parameters["profile"] == "paper" for r in runs)
+
+
+def test_results_chapter_gets_the_profile_but_not_force():
+    results = pipeline.plan("paper", force=True)[-1]
+    assert results.parameters == {"profile": "paper"}
 
 
 def test_unknown_profile_is_rejected_before_anything_runs():
@@ -48,3 +65,72 @@ def test_staging_refuses_to_build_a_book_without_executed_notebooks(tmp_path, mo
     monkeypatch.setattr(pipeline, "EXECUTED_DIR", tmp_path / "executed")
     with pytest.raises(FileNotFoundError, match="01_data_preparation"):
         pipeline.stage_book()
+
+
+PANEL_URL = "https://cdn.holoviz.org/panel/1.9.4/dist/css/loading.css?v=1.9.4"
+
+
+def _staged_notebook(folder, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "page.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [{"data": {"text/html": text}}]}]}))
+    return path
+
+
+def test_panel_assets_are_vendored_and_the_links_made_relative(tmp_path):
+    page = _staged_notebook(tmp_path / "notebooks", f'<link href="{PANEL_URL}">')
+    copied = pipeline.vendor_panel_assets(tmp_path)
+    assert copied == [tmp_path / "_static" / "panel" / "css" / "loading.css"]
+    assert copied[0].read_text().strip()
+    text = page.read_text()
+    assert "cdn.holoviz.org" not in text
+    assert '../_static/panel/css/loading.css?v=1.9.4' in text
+
+
+def test_a_link_to_a_panel_asset_that_is_not_installed_is_named(tmp_path):
+    _staged_notebook(tmp_path / "notebooks", PANEL_URL.replace("loading.css", "no_such_sheet.css"))
+    with pytest.raises(FileNotFoundError, match="no_such_sheet.css"):
+        pipeline.vendor_panel_assets(tmp_path)
+
+
+def _pinned_notebook(path, source, outputs=()):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell(source, metadata={"tags": [pipeline.PINNED_TAG, "keep_output"]}),
+    ])
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in outputs]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_update_references_copies_only_the_pinned_outputs(tmp_path):
+    committed = _pinned_notebook(tmp_path / "committed.ipynb", "print(2)")
+    executed = _pinned_notebook(tmp_path / "executed.ipynb", "print(2)", ["2\n"])
+    ran = nbformat.read(executed, as_version=4)
+    ran.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="not pinned\n")]
+    nbformat.write(ran, executed)
+
+    assert pipeline.update_references([(committed, executed)]) == [committed]
+    cells = nbformat.read(committed, as_version=4).cells
+    assert cells[0].outputs == [] and [o.text for o in cells[1].outputs] == ["2\n"]
+    assert pipeline.update_references([(committed, executed)]) == []  # already up to date
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_update_references_refuses_an_executed_copy_of_another_version(tmp_path):
+    committed = _pinned_notebook(tmp_path / "committed.ipynb", "print(3)")
+    executed = _pinned_notebook(tmp_path / "executed.ipynb", "print(2)", ["2\n"])
+    before = committed.read_text()
+    with pytest.raises(ValueError, match="older version"):
+        pipeline.update_references([(committed, executed)])
+    assert committed.read_text() == before
+
+
+def test_update_references_refuses_a_paper_profile_run(tmp_path):
+    committed = _pinned_notebook(tmp_path / "committed.ipynb", "print(2)")
+    executed = _pinned_notebook(tmp_path / "executed.ipynb", "print(2)", ["2\n"])
+    ran = nbformat.read(executed, as_version=4)
+    ran.metadata["papermill"] = {"parameters": {"profile": "paper"}}
+    nbformat.write(ran, executed)
+    with pytest.raises(ValueError, match="profile 'paper'"):
+        pipeline.update_references([(committed, executed)])
