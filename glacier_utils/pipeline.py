@@ -11,6 +11,7 @@ to redo it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import re
@@ -37,6 +38,8 @@ STAGING_DIR = BOOK_BUILD_DIR / "source"
 #: Touched after each successful build (Sphinx leaves unchanged pages, and their times, alone).
 BUILD_STAMP = BOOK_BUILD_DIR / "html.built"
 BOOK_FILES = ("_config.yml", "_toc.yml", "book")
+#: Where the staged book gets the network diagrams (drawn from the Keras graphs) that book/networks.md shows.
+NETWORK_FIGURES = Path("book") / "figures" / "networks"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +93,28 @@ def plan(profile: str = "quick", force: bool = False, pages_only: bool = False) 
     return runs
 
 
+#: ipykernel's own default backend: figures become image outputs of their cell.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+@contextlib.contextmanager
+def inline_figures():
+    """Kernels started inside draw matplotlib figures inline, whatever MPLBACKEND says outside.
+
+    The kernels inherit this process's environment, and MPLBACKEND=Agg (common on headless machines and
+    in CI) would keep every matplotlib figure out of the executed notebooks, and so out of the book.
+    """
+    before = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = before
+
+
 def execute(runs: Sequence[NotebookRun]) -> pd.DataFrame:
     """Execute the runs in order with papermill; returns one row per run with its wall time in seconds."""
     import papermill as pm  # imported here: the package must import without the notebook stack
@@ -100,10 +125,11 @@ def execute(runs: Sequence[NotebookRun]) -> pd.DataFrame:
         label = run.output.relative_to(config.PROJECT_ROOT)
         print(f"[{i}/{len(runs)}] {label} {run.parameters or ''}", flush=True)
         start = time.perf_counter()
-        pm.execute_notebook(
-            str(run.source), str(run.output), parameters=run.parameters or None,
-            cwd=str(run.source.parent), kernel_name="python3", progress_bar=False,
-        )
+        with inline_figures():
+            pm.execute_notebook(
+                str(run.source), str(run.output), parameters=run.parameters or None,
+                cwd=str(run.source.parent), kernel_name="python3", progress_bar=False,
+            )
         seconds = time.perf_counter() - start
         print(f"    done in {seconds:.1f} s", flush=True)
         rows.append({"notebook": str(label), "parameters": run.parameters, "seconds": round(seconds, 1)})
@@ -133,6 +159,9 @@ def stage_book() -> Path:
         (STAGING_DIR / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(EXECUTED_DIR / relative, STAGING_DIR / relative)
     vendor_panel_assets(STAGING_DIR)
+    from glacier_utils import diagrams  # imports TensorFlow: only when a book is built
+
+    diagrams.write_architecture_figures(STAGING_DIR / NETWORK_FIGURES)
     return STAGING_DIR
 
 

@@ -29,6 +29,7 @@ import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
+import logging
 import math
 import os
 import platform
@@ -202,6 +203,18 @@ def _gpus() -> list:
     import tensorflow as tf
 
     return tf.config.list_physical_devices("GPU")
+
+
+def profile_advice(profile: str | config.Profile) -> str:
+    """One line on the device and the profile: the notebooks print it, and never switch profiles on their own."""
+    gpus = _gpus()
+    name = config.get_profile(profile).name
+    if gpus and name != "paper":
+        return (f"{len(gpus)} GPU(s) found; profile {name!r} keeps the small sizes: set profile = \"paper\" in the "
+                "parameters cell for the published sizes and recipe")
+    if not gpus and name == "paper":
+        return "no GPU found: the 'paper' profile will train on the CPU, which takes days; 'quick' is sized for a CPU"
+    return f"{'GPU' if gpus else 'CPU'} with profile {name!r}"
 
 
 def package_versions() -> dict[str, str]:
@@ -433,8 +446,27 @@ def load_trained(out_dir: str | Path) -> keras.Model:
     return keras.models.load_model(path)
 
 
+class CrossModelRetracingFilter(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning.
+
+    TensorFlow counts traces per code object, and every Keras model's predict step is the same closure:
+    predicting with several networks in one process (notebook 04 scores fifteen) reads to it as one
+    function retraced again and again, although each network traces its own function once or twice.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _quiet_cross_model_retracing() -> None:
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, CrossModelRetracingFilter) for f in logger.filters):
+        logger.addFilter(CrossModelRetracingFilter())
+
+
 def predict_proba(model: keras.Model, x: np.ndarray, batch_size: int = 8) -> np.ndarray:
     """Class probabilities (..., h, w, 2) of tiles ``x`` (n, h, w, bands) or one tile (h, w, bands)."""
+    _quiet_cross_model_retracing()
     x = np.asarray(x, dtype=np.float32)
     single = x.ndim == 3
     if single:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -134,3 +135,14 @@ def test_update_references_refuses_a_paper_profile_run(tmp_path):
     nbformat.write(ran, executed)
     with pytest.raises(ValueError, match="profile 'paper'"):
         pipeline.update_references([(committed, executed)])
+
+
+@pytest.mark.parametrize("outside", ["Agg", None])
+def test_kernels_draw_figures_inline_whatever_the_environment_says(monkeypatch, outside):
+    if outside is None:
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+    else:
+        monkeypatch.setenv("MPLBACKEND", outside)
+    with pipeline.inline_figures():
+        assert os.environ["MPLBACKEND"] == pipeline.INLINE_BACKEND
+    assert os.environ.get("MPLBACKEND") == outside

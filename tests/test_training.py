@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from glacier_utils import config
+from glacier_utils.models import build_model
 from glacier_utils.training import (
     BEST_MODEL_FILE,
     LAST_MODEL_FILE,
@@ -192,7 +193,6 @@ def test_load_trained_names_the_missing_file(tmp_path):
 
 @pytest.mark.parametrize("name", ["glaciernet", "saunet"])
 def test_mixed_precision_keeps_a_float32_softmax_uses_loss_scaling_and_restores_the_policy(name):
-    from glacier_utils.models import build_model
     from glacier_utils.training import _precision_policy, compile_for_recipe
 
     with _precision_policy(True):
@@ -202,3 +202,31 @@ def test_mixed_precision_keeps_a_float32_softmax_uses_loss_scaling_and_restores_
     assert type(model.optimizer).__name__ == "LossScaleOptimizer"
     x = np.zeros((1, 32, 32, N_BANDS), np.float32)
     assert model(x).dtype == "float32"
+
+
+def test_predicting_with_several_networks_drops_only_the_cross_model_retracing_warning():
+    import logging
+
+    from glacier_utils import training as tr
+
+    x = np.zeros((3, 32, 32, 7), np.float32)
+    for name in ("unet", "glaciernet"):
+        tr.predict_proba(build_model(name, n_bands=7, base_filters=2), x, batch_size=2)
+    logger = logging.getLogger("tensorflow")
+    assert sum(isinstance(f, tr.CrossModelRetracingFilter) for f in logger.filters) == 1  # installed once
+    message = "5 out of the last 5 calls to <function f> triggered tf.function retracing. Tracing is expensive"
+    assert not logger.filter(logging.LogRecord("tensorflow", logging.WARNING, "", 0, message, None, None))
+    assert logger.filter(logging.LogRecord("tensorflow", logging.WARNING, "", 0, "another warning", None, None))
+
+
+@pytest.mark.parametrize(("gpus", "profile", "words"), [
+    ([], "quick", "CPU with profile 'quick'"),
+    (["/gpu:0"], "quick", 'set profile = "paper"'),
+    ([], "paper", "no GPU found"),
+    (["/gpu:0"], "paper", "GPU with profile 'paper'"),
+])
+def test_profile_advice_names_the_device_and_never_switches_profiles(monkeypatch, gpus, profile, words):
+    from glacier_utils import training as tr
+
+    monkeypatch.setattr(tr, "_gpus", lambda: gpus)
+    assert words in tr.profile_advice(profile)
