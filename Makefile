@@ -33,8 +33,8 @@ build: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
-## After an intended change of results: copy the pinned cells' outputs of the last quick `make book` into the
-## committed notebooks (the references nbval compares with); review them with `git diff notebooks`.
+## After an intended change of results: store the pinned cells' outputs of the last quick `make book` in
+## notebooks/pinned_results.json (the references nbval compares with); review them with `git diff notebooks`.
 references: $(STAMP)
 	$(PY) -m glacier_utils.pipeline --update-references
 

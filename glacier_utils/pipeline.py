@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -199,8 +200,11 @@ def vendor_panel_assets(source: Path) -> list[Path]:
     return sorted(copied)
 
 
-#: nbval compares the output of cells with this tag; nbstripout keeps the output of cells tagged keep_output.
+#: nbval compares the output of cells with this tag with their reference in PINNED_RESULTS.
 PINNED_TAG = "nbval-check-output"
+#: The pinned cells' reference outputs (quick profile), kept out of the notebooks so that they stay output-free:
+#: ``{notebook path below the project root: {cell source: [nbformat outputs]}}``. Read by the root conftest.py.
+PINNED_RESULTS = NOTEBOOK_DIR / "pinned_results.json"
 
 
 def reference_pairs(executed_dir: Path | None = None) -> list[tuple[Path, Path]]:
@@ -209,19 +213,25 @@ def reference_pairs(executed_dir: Path | None = None) -> list[tuple[Path, Path]]
     return [(page, executed_dir / page.relative_to(config.PROJECT_ROOT)) for page in executed_pages()]
 
 
-def update_references(pairs: Sequence[tuple[Path, Path]] | None = None) -> list[Path]:
-    """Copy the outputs of the pinned cells of executed quick-profile notebooks into the committed ones.
+def read_pinned_results(path: Path = PINNED_RESULTS) -> dict:
+    """The stored reference outputs of the pinned cells (empty where none are stored yet)."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
-    The committed notebooks keep these outputs (and only these) as nbval's reference; run after an
-    intended change of results (``make references``). Cells are matched by their source. Returns the
-    notebooks that changed; each is written to a temporary file first, then renamed.
+
+def update_references(pairs: Sequence[tuple[Path, Path]] | None = None, path: Path = PINNED_RESULTS,
+                      root: Path = config.PROJECT_ROOT) -> list[str]:
+    """Store the outputs of the pinned cells of executed quick-profile notebooks as nbval's references.
+
+    Run after an intended change of results (``make references``). Cells are matched by their source.
+    Returns the notebooks (paths below ``root``) whose references changed; the file is written to a
+    temporary name first, then renamed.
     """
     import nbformat
 
-    changed = []
+    references = {}
     for committed, executed in reference_pairs() if pairs is None else pairs:
-        nb = nbformat.read(committed, as_version=4)
-        pinned = [c for c in nb.cells if PINNED_TAG in c.metadata.get("tags", [])]
+        pinned = [c.source for c in nbformat.read(committed, as_version=4).cells
+                  if PINNED_TAG in c.metadata.get("tags", [])]
         if not pinned:
             continue
         if not executed.exists():
@@ -231,19 +241,21 @@ def update_references(pairs: Sequence[tuple[Path, Path]] | None = None) -> list[
         if profile != "quick":
             raise ValueError(f"{executed} ran with profile {profile!r}: the references are the quick profile's")
         outputs = {c.source: c.get("outputs", []) for c in ran.cells if c.cell_type == "code"}
-        before = [list(c.outputs) for c in pinned]
-        for cell in pinned:
-            if cell.source not in outputs:
-                raise ValueError(f"{executed} has no cell with the source of a pinned cell of {committed.name}: "
-                                 "it was executed from an older version; rerun the notebooks")
-            cell.outputs = [nbformat.from_dict({k: v for k, v in o.items() if k != "execution_count"})
-                            for o in outputs[cell.source]]
-            cell.execution_count = None
-        if [list(c.outputs) for c in pinned] != before:
-            tmp = committed.with_name(committed.name + ".tmp")
-            nbformat.write(nb, tmp)
-            tmp.replace(committed)
-            changed.append(committed)
+        missing = [source for source in pinned if source not in outputs]
+        if missing:
+            raise ValueError(f"{executed} has no cell with the source of a pinned cell of {committed.name}: "
+                             "it was executed from an older version; rerun the notebooks")
+        references[committed.relative_to(root).as_posix()] = {
+            source: [{k: v for k, v in o.items() if k != "execution_count"} for o in outputs[source]]
+            for source in pinned}
+    # A JSON round trip turns nbformat's nodes into plain data, comparable with what is stored.
+    references = json.loads(json.dumps(references))
+    stored = read_pinned_results(path)
+    changed = sorted(k for k in set(stored) | set(references) if stored.get(k) != references.get(k))
+    if changed:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(references, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
     return changed
 
 
@@ -267,12 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pages-only", action="store_true",
                         help="run notebook 03 once (the book's page), not once per network and scene")
     parser.add_argument("--update-references", action="store_true",
-                        help="only copy the pinned cells' outputs of the executed quick run into the committed notebooks")
+                        help="only store the pinned cells' outputs of the executed quick run as the tests' references")
     args = parser.parse_args(argv)
 
     if args.update_references:
         changed = update_references()
-        print("updated: " + ", ".join(p.name for p in changed) if changed else "the references are up to date")
+        print(f"updated {PINNED_RESULTS.name} for: " + ", ".join(changed) if changed else "the references are up to date")
         return 0
     if not args.build_only:
         timings = execute(plan(args.profile, args.force, args.pages_only))

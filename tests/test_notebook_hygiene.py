@@ -1,4 +1,4 @@
-"""Committed notebooks follow the project's conventions (no outputs but nbval's references, kernel python3, a parameters cell)."""
+"""Committed notebooks follow the project's conventions (no outputs, kernel python3, a parameters cell, pinned results)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_the_study_notebooks_and_the_template_are_committed():
 
 
 def is_pinned(cell: dict) -> bool:
-    """Whether nbval compares this cell's output with the committed one."""
+    """Whether nbval compares this cell's output with its reference in notebooks/pinned_results.json."""
     return pipeline.PINNED_TAG in cell.get("metadata", {}).get("tags", [])
 
 
@@ -45,7 +45,7 @@ def is_pinned(cell: dict) -> bool:
 def test_committed_notebook_has_no_outputs_kernel_python3_and_a_parameters_cell(path):
     nb = json.loads(committed_text(path))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert not [c for c in code if c.get("outputs") and not is_pinned(c)], f"{path} is committed with outputs"
+    assert not [c for c in code if c.get("outputs")], f"{path} is committed with outputs"
     assert not [c for c in code if c.get("execution_count")], f"{path} is committed with execution counts"
     assert nb["metadata"].get("kernelspec", {}).get("name", "python3") == "python3"
     tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
@@ -63,14 +63,21 @@ def test_study_notebook_reads_as_the_template_says(path):
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.startswith("notebooks/0")])
-def test_study_notebook_pins_its_results_as_plain_text_kept_by_the_git_filter(path):
-    pinned = [c for c in json.loads(committed_text(path))["cells"] if c["cell_type"] == "code" and is_pinned(c)]
+def test_study_notebook_pins_its_results_with_a_plain_text_reference(path):
+    pinned = ["".join(c["source"]) for c in json.loads(committed_text(path))["cells"]
+              if c["cell_type"] == "code" and is_pinned(c)]
     assert pinned, f"{path} has no cell tagged {pipeline.PINNED_TAG!r}: nothing in it is regression-tested"
-    for cell in pinned:
-        assert "keep_output" in cell["metadata"]["tags"], f"{path}: the git filter would strip the reference output"
-        assert cell["outputs"], f"{path}: a pinned cell has no reference output (run `make book` then `make references`)"
-        assert all(o["output_type"] == "stream" and o["name"] == "stdout" for o in cell["outputs"]), \
+    stored = pipeline.read_pinned_results().get(path, {})
+    for source in pinned:
+        outputs = stored.get(source)
+        assert outputs, f"{path}: a pinned cell has no reference output (run `make book` then `make references`)"
+        assert all(o["output_type"] == "stream" and o["name"] == "stdout" for o in outputs), \
             f"{path}: pinned cells print plain text (rich outputs carry ids that change every run)"
+    assert set(stored) == set(pinned), f"{path}: {pipeline.PINNED_RESULTS.name} holds references of cells it no longer has"
+
+
+def test_pinned_results_name_only_committed_notebooks():
+    assert set(pipeline.read_pinned_results()) <= set(NOTEBOOKS)
 
 
 def test_git_filter_strips_notebook_outputs_on_commit():

@@ -97,34 +97,36 @@ def test_a_link_to_a_panel_asset_that_is_not_installed_is_named(tmp_path):
 def _pinned_notebook(path, source, outputs=()):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_code_cell(source, metadata={"tags": [pipeline.PINNED_TAG, "keep_output"]}),
+        nbformat.v4.new_code_cell(source, metadata={"tags": [pipeline.PINNED_TAG]}),
     ])
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in outputs]
     nbformat.write(nb, path)
     return path
 
 
-def test_update_references_copies_only_the_pinned_outputs(tmp_path):
+def test_update_references_stores_only_the_pinned_outputs_and_leaves_the_notebook_alone(tmp_path):
     committed = _pinned_notebook(tmp_path / "committed.ipynb", "print(2)")
     executed = _pinned_notebook(tmp_path / "executed.ipynb", "print(2)", ["2\n"])
     ran = nbformat.read(executed, as_version=4)
     ran.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="not pinned\n")]
     nbformat.write(ran, executed)
+    store, before = tmp_path / "pinned.json", committed.read_text()
 
-    assert pipeline.update_references([(committed, executed)]) == [committed]
-    cells = nbformat.read(committed, as_version=4).cells
-    assert cells[0].outputs == [] and [o.text for o in cells[1].outputs] == ["2\n"]
-    assert pipeline.update_references([(committed, executed)]) == []  # already up to date
+    assert pipeline.update_references([(committed, executed)], store, tmp_path) == ["committed.ipynb"]
+    assert pipeline.read_pinned_results(store) == {
+        "committed.ipynb": {"print(2)": [{"name": "stdout", "output_type": "stream", "text": "2\n"}]}}
+    assert committed.read_text() == before
+    assert pipeline.update_references([(committed, executed)], store, tmp_path) == []  # already up to date
     assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_update_references_refuses_an_executed_copy_of_another_version(tmp_path):
     committed = _pinned_notebook(tmp_path / "committed.ipynb", "print(3)")
     executed = _pinned_notebook(tmp_path / "executed.ipynb", "print(2)", ["2\n"])
-    before = committed.read_text()
+    store = tmp_path / "pinned.json"
     with pytest.raises(ValueError, match="older version"):
-        pipeline.update_references([(committed, executed)])
-    assert committed.read_text() == before
+        pipeline.update_references([(committed, executed)], store, tmp_path)
+    assert not store.exists()
 
 
 def test_update_references_refuses_a_paper_profile_run(tmp_path):
@@ -134,7 +136,7 @@ def test_update_references_refuses_a_paper_profile_run(tmp_path):
     ran.metadata["papermill"] = {"parameters": {"profile": "paper"}}
     nbformat.write(ran, executed)
     with pytest.raises(ValueError, match="profile 'paper'"):
-        pipeline.update_references([(committed, executed)])
+        pipeline.update_references([(committed, executed)], tmp_path / "pinned.json", tmp_path)
 
 
 @pytest.mark.parametrize("outside", ["Agg", None])
