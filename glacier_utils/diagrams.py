@@ -50,7 +50,7 @@ def _kind(layer) -> str:
         return "input"
     if cls == "Conv2D":
         if layer.kernel_size == (1, 1):
-            return "output (softmax)" if layer.get_config().get("activation") == "softmax" else "1×1 convolution"
+            return "1×1 convolution"
         return "dilated convolution" if max(layer.dilation_rate) > 1 else "3×3 convolution"
     if "Pool" in cls and "Global" not in cls:
         return "pooling"
@@ -58,7 +58,7 @@ def _kind(layer) -> str:
         return "upsampling"
     if cls in {"Concatenate", "Add"}:
         return "merge (concatenate, add)"
-    if cls == "Softmax":
+    if cls in {"Softmax", "Activation"}:  # the only activation not folded away is the softmax head
         return "output (softmax)"
     return "attention (gate, weights)"  # Multiply, SelfAttention2D, GlobalAveragePooling2D, Dense, Reshape
 
@@ -84,7 +84,7 @@ def layer_graph(model) -> LayerGraph:
         shape = output.shape
         # Global (1 × 1 or flat) outputs, like squeeze-excitation weights, get their map's level below.
         level = math.log2(size / shape[1]) if len(shape) == 4 and shape[1] and shape[1] > 1 else None
-        rows.append({"name": layer.name, "kind": _kind(layer) if cls != "Activation" else "output (softmax)",
+        rows.append({"name": layer.name, "kind": _kind(layer),
                      "level": level, "channels": shape[-1]})
         edges += [(p, layer.name) for p in dict.fromkeys(parents)]
     nodes = pd.DataFrame(rows)
@@ -131,13 +131,13 @@ def draw_architecture(name: str, ax=None, tile_px: int = 64, n_bands: int = conf
     return ax.figure
 
 
-def write_architecture_figures(folder: Path, names=None) -> list[Path]:
-    """Write one PNG per network into ``folder`` (the book's staging tree); returns the paths."""
+def write_architecture_figures(folder: Path) -> list[Path]:
+    """Write one PNG per network of the registry into ``folder`` (the book's staging tree); returns the paths."""
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name in names or config.MODEL_NAMES:
+    for name in config.MODEL_NAMES:
         figure = draw_architecture(name)
         path = folder / f"{name}.png"
         tmp = path.with_name(path.name + ".tmp.png")

@@ -18,6 +18,7 @@ SCENE_EXPERIMENTS: dict[tuple[int, str], str] = {
     (1, "grouped"): "scene1_grouped",
     (1, "paper"): "scene1_paper",
     (2, "grouped"): "scene2",
+    (2, "paper"): "scene2",  # Scene 2's split is geographic: the Scene 1 policy does not apply
 }
 #: Test sets per scene, in Table III order.
 TEST_SETS: dict[str, tuple[str, ...]] = {
@@ -30,8 +31,6 @@ TEST_SET_AREAS: dict[str, str] = {"test": "scene_1", "test_1": "testing_1", "tes
 
 def experiment_name(scene: int, policy: str = "grouped") -> str:
     """Tile-dataset experiment of a paper scene (1 or 2) and Scene 1 split policy ("grouped" or "paper")."""
-    if scene == 2:
-        return "scene2"
     try:
         return SCENE_EXPERIMENTS[(int(scene), policy)]
     except (KeyError, ValueError):
@@ -86,10 +85,11 @@ def ensure_trained(model: str, experiment: str, profile: str | config.Profile, s
 
 def normalised_images(tiles_ds: xr.Dataset, indices, experiment: str) -> np.ndarray:
     """Images of the given samples as float32 (n, y, x, band), normalised with the experiment's training stats."""
-    mean = tiles_ds["norm_mean"].sel(experiment=experiment).values.astype("float32")
-    std = tiles_ds["norm_std"].sel(experiment=experiment).values.astype("float32")
+    from glacier_utils import tiles
+
+    mean, std = tiles.resolve_stats(tiles_ds, experiment)
     images = tiles_ds["image"].isel(sample=np.asarray(indices)).transpose("sample", "y", "x", "band").values
-    return (images.astype("float32") - mean) / np.where(std > 0, std, 1.0)
+    return (images.astype("float32") - mean) / std
 
 
 def predict_glacier(model, tiles_ds: xr.Dataset, indices, experiment: str, batch_size: int = 16) -> np.ndarray:

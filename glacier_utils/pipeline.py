@@ -45,17 +45,35 @@ NETWORK_FIGURES = Path("book") / "figures" / "networks"
 
 @dataclasses.dataclass(frozen=True)
 class NotebookRun:
-    """One papermill execution: which notebook, with which parameters, written where."""
+    """One papermill execution: which committed notebook, with which parameters, written where."""
 
-    notebook: str
+    source: Path
     parameters: dict
     output: Path
-    folder: Path = NOTEBOOK_DIR
 
     @property
-    def source(self) -> Path:
-        """Path of the committed notebook."""
-        return self.folder / f"{self.notebook}.ipynb"
+    def notebook(self) -> str:
+        """The notebook's name, without folder and suffix."""
+        return self.source.stem
+
+
+def executed_pages() -> list[Path]:
+    """The committed notebooks that are pages of the book (notebooks 01-05 and the results chapter)."""
+    return [*sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")), RESULTS_NOTEBOOK]
+
+
+def executed_copy(page: Path) -> Path:
+    """Where the executed copy of a committed notebook goes: the repository's layout below EXECUTED_DIR."""
+    return EXECUTED_DIR / page.relative_to(config.PROJECT_ROOT)
+
+
+def notebook_defaults(path: Path) -> dict:
+    """The values of a notebook's ``parameters`` cell, as papermill reads them."""
+    import ast
+
+    import papermill as pm  # imported here: the package must import without the notebook stack
+
+    return {name: ast.literal_eval(p["default"]) for name, p in pm.inspect_notebook(str(path)).items()}
 
 
 def plan(profile: str = "quick", force: bool = False, pages_only: bool = False) -> list[NotebookRun]:
@@ -72,25 +90,17 @@ def plan(profile: str = "quick", force: bool = False, pages_only: bool = False) 
     if force:
         common["force"] = True
     runs: list[NotebookRun] = []
-    for name in sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
-        if name.startswith("03_"):
-            # The book's page: the notebook's own defaults (M-LandsNet, Scene 1).
-            runs.append(NotebookRun(name, dict(common), EXECUTED_DIR / "notebooks" / f"{name}.ipynb"))
-            if pages_only:
-                continue
+    for page in executed_pages():
+        # The results chapter only reads what the notebooks wrote: `force` means nothing to it.
+        parameters = {k: v for k, v in common.items() if k != "force"} if page == RESULTS_NOTEBOOK else dict(common)
+        runs.append(NotebookRun(page, parameters, executed_copy(page)))  # notebook 03: with its own defaults
+        if page.stem.startswith("03_") and not pages_only:
+            defaults = notebook_defaults(page)
             for scene in (1, 2):
                 for model in config.MODEL_NAMES:
-                    if (model, scene) == ("m_landsnet", 1):
-                        continue  # the in-place run above
-                    out = RUNS_DIR / f"{name}_{model}_scene{scene}.ipynb"
-                    runs.append(NotebookRun(name, {**common, "model": model, "scene": scene}, out))
-        else:
-            runs.append(NotebookRun(name, dict(common), EXECUTED_DIR / "notebooks" / f"{name}.ipynb"))
-    # The results chapter only reads what the notebooks wrote: `force` means nothing to it.
-    results_parameters = {"profile": profile} if profile != "quick" else {}
-    runs.append(NotebookRun(RESULTS_NOTEBOOK.stem, results_parameters,
-                            EXECUTED_DIR / RESULTS_NOTEBOOK.relative_to(config.PROJECT_ROOT),
-                            folder=RESULTS_NOTEBOOK.parent))
+                    if (model, scene) != (defaults["model"], defaults["scene"]):  # not the page's run again
+                        runs.append(NotebookRun(page, {**common, "model": model, "scene": scene},
+                                                RUNS_DIR / f"{page.stem}_{model}_scene{scene}.ipynb"))
     return runs
 
 
@@ -137,15 +147,9 @@ def execute(runs: Sequence[NotebookRun]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["notebook", "parameters", "seconds"])
 
 
-def executed_pages() -> list[Path]:
-    """The committed notebooks that are pages of the book (notebooks 01-05 and the results chapter)."""
-    return [*sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")), RESULTS_NOTEBOOK]
-
-
 def stage_book() -> Path:
     """Assemble the book's source tree: configuration and chapters, plus the executed notebooks."""
-    missing = [p.name for p in executed_pages()
-               if not (EXECUTED_DIR / p.relative_to(config.PROJECT_ROOT)).exists()]
+    missing = [p.name for p in executed_pages() if not executed_copy(p).exists()]
     if missing:
         raise FileNotFoundError(f"no executed copy of {', '.join(missing)} under {EXECUTED_DIR}: "
                                 "run the notebooks first (python -m glacier_utils.pipeline without --build-only)")
@@ -156,9 +160,9 @@ def stage_book() -> Path:
         source = config.PROJECT_ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, STAGING_DIR / name)
     for page in executed_pages():
-        relative = page.relative_to(config.PROJECT_ROOT)
-        (STAGING_DIR / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(EXECUTED_DIR / relative, STAGING_DIR / relative)
+        staged = STAGING_DIR / page.relative_to(config.PROJECT_ROOT)
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(executed_copy(page), staged)
     vendor_panel_assets(STAGING_DIR)
     from glacier_utils import diagrams  # imports TensorFlow: only when a book is built
 
@@ -207,12 +211,6 @@ PINNED_TAG = "nbval-check-output"
 PINNED_RESULTS = NOTEBOOK_DIR / "pinned_results.json"
 
 
-def reference_pairs(executed_dir: Path | None = None) -> list[tuple[Path, Path]]:
-    """(committed notebook, its executed copy) for every page of the book."""
-    executed_dir = executed_dir or EXECUTED_DIR
-    return [(page, executed_dir / page.relative_to(config.PROJECT_ROOT)) for page in executed_pages()]
-
-
 def read_pinned_results(path: Path = PINNED_RESULTS) -> dict:
     """The stored reference outputs of the pinned cells (empty where none are stored yet)."""
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -229,7 +227,7 @@ def update_references(pairs: Sequence[tuple[Path, Path]] | None = None, path: Pa
     import nbformat
 
     references = {}
-    for committed, executed in reference_pairs() if pairs is None else pairs:
+    for committed, executed in [(p, executed_copy(p)) for p in executed_pages()] if pairs is None else pairs:
         pinned = [c.source for c in nbformat.read(committed, as_version=4).cells
                   if PINNED_TAG in c.metadata.get("tags", [])]
         if not pinned:

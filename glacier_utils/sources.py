@@ -20,16 +20,13 @@ from glacier_utils.errors import DataError
 SOURCES: tuple[str, ...] = ("synthetic", "local", "stac")
 
 
-def synthetic_training_scenes(profile: str | config.Profile = "quick", seed: int | None = None):
-    """The synthetic region and its Table I acquisitions (the images the paper trained on)."""
+def synthetic_training_scenes(profile: str | config.Profile = "quick", seed: int | None = None) -> list[xr.Dataset]:
+    """The synthetic region's Table I acquisitions (the images the paper trained on)."""
     from glacier_utils import synthetic
 
-    profile = config.get_profile(profile)
-    region = synthetic.generate_region(profile, seed=profile.data_seed if seed is None else seed)
-    acquisitions = synthetic.training_acquisitions(region)
-    scenes = [synthetic.simulate_scene(region, wrs2, date)
-              for wrs2, date in tqdm(acquisitions, desc="simulating scenes", leave=False)]
-    return region, scenes
+    region = synthetic.generate_region(profile, seed=seed)  # seed None: the profile's data seed
+    return [synthetic.simulate_scene(region, wrs2, date)
+            for wrs2, date in tqdm(synthetic.training_acquisitions(region), desc="simulating scenes", leave=False)]
 
 
 def _with_area(scene: xr.Dataset, areas: Mapping[str, str] | None, origin: str) -> xr.Dataset:
@@ -45,16 +42,21 @@ def _with_area(scene: xr.Dataset, areas: Mapping[str, str] | None, origin: str) 
     return scene
 
 
-def label_with_inventory(scene: xr.Dataset, inventory_path: str | os.PathLike, *,
-                         all_touched: bool = False) -> xr.Dataset:
-    """Put ``scene`` on the study grid and rasterise the glacier inventory onto it as ``label``."""
+def read_glaciers(inventory_path: str | os.PathLike):
+    """Read and validate a glacier inventory once, for labelling every scene of a source."""
+    from glacier_utils import inventory
+
+    glaciers, _ = inventory.validate_inventory(inventory.read_inventory(inventory_path))
+    return glaciers
+
+
+def label_with_inventory(scene: xr.Dataset, glaciers, *, all_touched: bool = False) -> xr.Dataset:
+    """Put ``scene`` on the study grid and rasterise the glacier outlines (a GeoDataFrame) onto it as ``label``."""
     from glacier_utils import inventory, landsat
 
     if scene["dn"].rio.crs is None or scene["dn"].rio.crs.to_string() != config.STUDY_CRS:
         scene = landsat.reproject_scene(scene, config.STUDY_CRS)
-    glaciers = inventory.read_inventory(inventory_path)
-    glaciers, _ = inventory.validate_inventory(glaciers)
-    return inventory.label_scene(scene, inventory.reproject_inventory(glaciers), all_touched=all_touched)
+    return inventory.label_scene(scene, glaciers, all_touched=all_touched)  # rasterising reprojects the outlines
 
 
 def local_scenes(scene_paths: Iterable[str | os.PathLike], inventory_path: str | os.PathLike, *,
@@ -67,10 +69,11 @@ def local_scenes(scene_paths: Iterable[str | os.PathLike], inventory_path: str |
         raise ValueError("source='local' needs scene_paths: one Landsat Level-1 folder per acquisition")
     if not inventory_path or not Path(inventory_path).exists():
         raise DataError(f"source='local' needs an existing glacier inventory file, got {inventory_path!r}")
+    glaciers = read_glaciers(inventory_path)
     scenes = []
     for path in tqdm(paths, desc="reading scenes", leave=False):
         scene = landsat.read_scene(path, require_mtl=True, chunks=None)
-        scenes.append(_with_area(label_with_inventory(scene, inventory_path), areas, str(path)))
+        scenes.append(_with_area(label_with_inventory(scene, glaciers), areas, str(path)))
     return scenes
 
 
@@ -81,6 +84,7 @@ def stac_scenes(catalog: str, wrs2_ids: Sequence[str], inventory_path: str | os.
     from glacier_utils import stac
 
     source = stac.open_catalog(catalog)
+    glaciers = read_glaciers(inventory_path)
     scenes = []
     for wrs2 in tqdm(list(wrs2_ids), desc="searching STAC", leave=False):
         path, row = int(str(wrs2)[:3]), int(str(wrs2)[3:])
@@ -89,7 +93,7 @@ def stac_scenes(catalog: str, wrs2_ids: Sequence[str], inventory_path: str | os.
             raise DataError(f"{catalog}: no item for WRS-2 {wrs2} between {start} and {end} under {max_cloud}% cloud")
         best = min(items, key=lambda item: item.properties.get("eo:cloud_cover", float("inf")))
         scene = stac.load_item(best, chunks=None)
-        scenes.append(_with_area(label_with_inventory(scene, inventory_path), areas, f"{catalog} item {best.id}"))
+        scenes.append(_with_area(label_with_inventory(scene, glaciers), areas, f"{catalog} item {best.id}"))
     return scenes
 
 
@@ -99,7 +103,7 @@ def training_scenes(source: str = "synthetic", profile: str | config.Profile = "
                     areas: Mapping[str, str] | None = None) -> list[xr.Dataset]:
     """The labelled training/testing scenes of notebook 01 from the chosen ``source``."""
     if source == "synthetic":
-        return synthetic_training_scenes(profile, seed)[1]
+        return synthetic_training_scenes(profile, seed)
     if source == "local":
         return local_scenes(scene_paths, inventory_path, areas=areas)
     if source == "stac":

@@ -885,7 +885,8 @@ def load_tile_dataset(path: str | os.PathLike, *, load: bool = True) -> xr.Datas
 # --------------------------------------------------------------------------------------------
 # tf.data
 # --------------------------------------------------------------------------------------------
-def _resolve_stats(tiles: xr.Dataset, stats) -> tuple[np.ndarray, np.ndarray]:
+def resolve_stats(tiles: xr.Dataset, stats) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band (mean, std) as float32 from an experiment name, a {"mean", "std"} mapping or a pair; std 0 -> 1."""
     if isinstance(stats, str):
         mean, std = normalisation_stats(tiles, stats)
     elif isinstance(stats, Mapping):
@@ -923,7 +924,7 @@ def make_tf_dataset(
     indices = np.asarray(indices, dtype=np.int64)
     if indices.size == 0:
         raise ValueError("indices is empty: nothing to feed")
-    mean, std = _resolve_stats(tiles, stats)
+    mean, std = resolve_stats(tiles, stats)
     images = np.ascontiguousarray(tiles["image"].isel(sample=indices).values)
     labels = np.ascontiguousarray(tiles["label"].isel(sample=indices).values.astype(np.int32))
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))

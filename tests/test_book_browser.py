@@ -78,7 +78,7 @@ def book_url():
     """Base URL of the built quick-profile book, served from _build/html on a loopback port."""
     chromium_path()
     newest = newest_source_mtime()
-    built = [pipeline.BUILD_STAMP] + [pipeline.EXECUTED_DIR / p.relative_to(ROOT) for p in pipeline.executed_pages()]
+    built = [pipeline.BUILD_STAMP] + [pipeline.executed_copy(p) for p in pipeline.executed_pages()]
     if not all(p.exists() and p.stat().st_mtime >= newest for p in built):
         subprocess.run([sys.executable, "-m", "glacier_utils.pipeline", "--profile", "quick", "--pages-only"],
                        cwd=ROOT, check=True)

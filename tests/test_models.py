@@ -213,3 +213,13 @@ def test_training_lowers_the_loss_and_the_model_reloads_with_identical_predictio
 
 def test_count_params_grows_with_the_width_multiplier():
     assert count_params("m_landsnet", "quick") > count_params("m_landsnet", "smoke")
+
+
+def test_every_network_normalises_batches_with_the_shared_momentum():
+    from glacier_utils.models.blocks import BN_MOMENTUM
+
+    for name in config.MODEL_NAMES:
+        norms = [layer for layer in build_model(name, n_bands=7, base_filters=2).layers
+                 if isinstance(layer, keras.layers.BatchNormalization)]
+        assert norms, name
+        assert {layer.momentum for layer in norms} == {BN_MOMENTUM}, name

@@ -148,3 +148,8 @@ def test_kernels_draw_figures_inline_whatever_the_environment_says(monkeypatch, 
     with pipeline.inline_figures():
         assert os.environ["MPLBACKEND"] == pipeline.INLINE_BACKEND
     assert os.environ.get("MPLBACKEND") == outside
+
+
+def test_notebook_defaults_are_read_from_the_parameters_cell():
+    defaults = pipeline.notebook_defaults(pipeline.NOTEBOOK_DIR / "03_train_networks.ipynb")
+    assert defaults["profile"] == "quick" and defaults["model"] in config.MODEL_NAMES and defaults["scene"] in (1, 2)
