@@ -23,11 +23,11 @@ install: $(STAMP)
 
 ## The main job: execute every notebook with papermill (PROFILE=quick by default) and build the HTML book.
 book: $(STAMP)
-	$(PY) -m glacier_utils.pipeline --profile $(PROFILE) $(if $(FORCE),--force,)
+	$(PY) -m tools.pipeline --profile $(PROFILE) $(if $(FORCE),--force,)
 
 ## Only rebuild the HTML from the already executed notebooks.
 build: $(STAMP)
-	$(PY) -m glacier_utils.pipeline --profile $(PROFILE) --build-only
+	$(PY) -m tools.pipeline --profile $(PROFILE) --build-only
 
 ## The tests: unit tests and the notebooks under nbval (quick profile). pytest's exit 5 (no tests) is not a failure.
 test: $(STAMP)
@@ -36,7 +36,7 @@ test: $(STAMP)
 ## After an intended change of results: store the pinned cells' outputs of the last quick `make book` in
 ## notebooks/pinned_results.json (the references nbval compares with); review them with `git diff notebooks`.
 references: $(STAMP)
-	$(PY) -m glacier_utils.pipeline --update-references
+	$(PY) -m tools.pipeline --update-references
 
 clean-book:
 	rm -rf _build

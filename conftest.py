@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
-from glacier_utils import pipeline
+from tools import pipeline
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -33,7 +33,7 @@ def run_one(args: argparse.Namespace) -> dict:
     import xarray as xr
     from affine import Affine
 
-    from glacier_utils import config, inference
+    from glacier_utils import cog, config, inference
     from glacier_utils.models import build_model
 
     keras.utils.set_random_seed(0)
@@ -53,7 +53,7 @@ def run_one(args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         prediction = inference.predict_scene(scene, model, stats, window_px=args.window,
                                              overlap_px=args.overlap, batch_size=args.batch, chunk_px=args.chunk)
-        paths = inference.write_prediction(prediction, folder, "bench")
+        paths = cog.write_prediction(prediction, folder, "bench")
         wall_s = time.perf_counter() - t0
         cog_mb = sum(p.stat().st_size for p in paths.values()) / 2**20
     grid, predicted = inference.window_count((n, n), args.window, args.overlap, args.chunk)

@@ -8,7 +8,8 @@ isolated false positives (bright rock, snow patches) cannot be grown into blobs 
 
 Pixels
     *valid* pixels are those where the ratio is defined: no band equals the scene's nodata value
-    (``dn.attrs["nodata"]``), the optional ``valid`` mask is True, and not TM3 == TM5 == 0 (0/0).
+    (``config.nodata_of``: ``dn.attrs["nodata"]``, else the rio nodata or ``_FillValue``), the
+    optional ``valid`` mask is True, and not TM3 == TM5 == 0 (0/0).
     TM5 == 0 with TM3 > 0 is a ratio of +inf (glacier at every threshold). Invalid pixels have a NaN
     ratio, are never glacier and are left out of every count.
 
@@ -76,15 +77,6 @@ def _as_dn(dn: Any) -> xr.DataArray:
     return dn
 
 
-def _nodata_value(dn: xr.DataArray) -> Any:
-    """The scene's nodata DN (``attrs["nodata"]``, else ``_FillValue``), or None."""
-    for source in (dn.attrs, dn.encoding):
-        for key in ("nodata", "_FillValue"):
-            if source.get(key) is not None:
-                return source[key]
-    return None
-
-
 def _as_yx(array: Any, like: xr.DataArray, name: str) -> Any:
     """A (y, x) numpy or dask array with the shape of ``like``, or a clear error naming ``name``."""
     if isinstance(array, xr.DataArray):
@@ -124,7 +116,7 @@ def _ratio_and_valid(dn: Any, valid: Any = None) -> tuple[xr.DataArray, xr.DataA
     tm5 = dn.sel(band=config.RATIO_DENOMINATOR_BAND, drop=True)
     ratio = xr.apply_ufunc(_divide, tm3, tm5, dask="parallelized", output_dtypes=[RATIO_DTYPE])
     ok = ~np.isnan(ratio)
-    nodata = _nodata_value(dn)
+    nodata = config.nodata_of(dn)
     if nodata is not None:
         ok = ok & ~(dn == nodata).any("band")
     if valid is not None:
@@ -315,7 +307,7 @@ def sweep(
 ) -> pd.DataFrame:
     """Counts and metrics of the band ratio at every threshold (Table II), pooled over scenes, in one pass.
 
-    ``scenes_or_pairs``: a Dataset (``dn``, ``label`` with 255 = excluded), a (dn, truth[, valid]) tuple,
+    ``scenes_or_pairs``: a Dataset (``dn``, ``label`` with ``config.LABEL_NODATA`` = excluded), a (dn, truth[, valid]) tuple,
     or a list of either. Dask-backed scenes are computed together in one ``dask.compute``.
     """
     values, as_ratio = _thresholds_as_ratio_dtype(thresholds)

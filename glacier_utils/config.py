@@ -67,6 +67,48 @@ STUDY_CRS = "EPSG:32646"
 PIXEL_SIZE_M = 30.0
 
 # --------------------------------------------------------------------------------------------
+# The data contract: every scene is a Dataset with ``dn`` (band, y, x) and ``label`` (y, x)
+# --------------------------------------------------------------------------------------------
+#: ``label`` (and every predicted mask): 1 glacier, 0 not glacier, 255 unknown / no data.
+LABEL_NODATA = 255
+#: Tiles and inference windows must halve cleanly through the networks' four 2x2 poolings
+#: (U-Net, paper §II-E), so their sides are multiples of 2**4.
+SIDE_MULTIPLE = 16
+#: DN fill value of Landsat Level-1 products (Collection 2 and pre-Collection) and of the simulator.
+LEVEL1_FILL_DN = 0
+
+#: Per-pixel surface classes of a simulated scene (its ``surface`` layer), shared by the simulator
+#: and the error analysis; real scenes have no such layer.
+SURFACE_CLASSES: dict[int, str] = {
+    0: "rock", 1: "soil", 2: "meadow", 3: "water", 4: "seasonal_snow",
+    5: "clean_ice", 6: "firn", 7: "debris_ice", LABEL_NODATA: "nodata",
+}
+SURFACE_CODES: dict[str, int] = {v: k for k, v in SURFACE_CLASSES.items()}
+#: Per-pixel sky condition of a simulated scene (its ``cloud`` layer).
+CLOUD_CLASSES: dict[int, str] = {0: "clear", 1: "thin_cloud", 2: "thick_cloud", 3: "cloud_shadow", LABEL_NODATA: "nodata"}
+CLOUD_CODES: dict[str, int] = {v: k for k, v in CLOUD_CLASSES.items()}
+
+
+def nodata_of(dn: Any, default: Any = None) -> Any:
+    """A scene's DN nodata value: ``attrs["nodata"]``, the rio nodata, ``_FillValue``; else ``default``."""
+    attrs = getattr(dn, "attrs", {})
+    if attrs.get("nodata") is not None:
+        return attrs["nodata"]
+    rio_nodata = None
+    if hasattr(dn, "rio"):
+        try:
+            rio_nodata = dn.rio.nodata
+        except Exception:  # noqa: BLE001  (rio raises for arrays without x/y dims; then there is no rio nodata)
+            rio_nodata = None
+    if rio_nodata is not None:
+        return rio_nodata
+    for source in (attrs, getattr(dn, "encoding", {})):
+        if source.get("_FillValue") is not None:
+            return source["_FillValue"]
+    return default
+
+
+# --------------------------------------------------------------------------------------------
 # Scenes and areas (paper Table I and §II-C "Scene 2")
 # --------------------------------------------------------------------------------------------
 #: WRS-2 path/row ids of the 13 Landsat-5 images (Table I), grouped as in §II-C Scene 2.

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from glacier_utils import config, metrics
-from glacier_utils.synthetic import CLOUD_CODES as _CLOUD
-from glacier_utils.synthetic import SURFACE_CODES as _SURFACE
+from glacier_utils import metrics, study
+from glacier_utils.config import CLOUD_CODES as _CLOUD
+from glacier_utils.config import SURFACE_CODES as _SURFACE
 
 #: (name, kind, truth class, surface codes or None, cloud codes or None) of each error condition.
 ERROR_CONDITIONS: tuple[tuple[str, str, int, tuple[int, ...] | None, tuple[int, ...] | None], ...] = (
@@ -57,11 +57,6 @@ def error_by_class(pred, truth, surface, cloud) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def area_label(area: str) -> str:
-    """Human label of an area key ("scene_1" included)."""
-    return {"scene_1": "Scene 1", **config.AREA_LABELS}.get(area, area)
-
-
 #: Columns of the tidy results table notebook 04 writes (scene_comparison.csv / .parquet).
 RESULT_COLUMNS: tuple[str, ...] = ("method", "experiment", "area", "metric", "value", "profile", "seed", "pixels")
 
@@ -72,15 +67,13 @@ def tidy_scores(predictions: Mapping[tuple[str, str, str, int], np.ndarray], lab
 
     ``predictions`` maps (method, experiment, test set, seed) to boolean masks; ``labels`` maps
     (experiment, test set) to the matching truth (255 = unknown). Test set names follow
-    ``experiments.TEST_SET_AREAS`` ("test" is Scene 1, "test_1".."test_3" the testing areas).
+    ``study.TEST_SET_AREAS`` ("test" is Scene 1, "test_1".."test_3" the testing areas).
     """
-    from glacier_utils.experiments import TEST_SET_AREAS
-
     rows = []
     for (method, experiment, test_set, seed), masks in predictions.items():
         confusion = metrics.confusion_counts(masks, labels[(experiment, test_set)])
         for metric, value in confusion.as_percent().items():
-            rows.append({"method": method, "experiment": experiment, "area": TEST_SET_AREAS[test_set],
+            rows.append({"method": method, "experiment": experiment, "area": study.TEST_SET_AREAS[test_set],
                          "metric": metric, "value": value, "profile": profile, "seed": int(seed),
                          "pixels": confusion.n})
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))

@@ -1,4 +1,6 @@
-"""The study's experiments: which tiles train and test a network in each scene, and where runs live.
+"""The experiments' glue: load the tiles, train (or reuse) a run, predict and score tiles.
+
+The names (experiments, test sets) and where runs live are the study's (``glacier_utils.study``).
 
 Notebook 03 trains one network on one scene; notebook 04 evaluates every network on every test set
 and trains any run that is missing, so each notebook also works on its own (papermill, nbval).
@@ -6,95 +8,56 @@ and trains any run that is missing, so each notebook also works on its own (pape
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import xarray as xr
 
-from glacier_utils import config
-
-#: The paper's two scenes (§II-C) and the tile-dataset experiment each trains on.
-SCENE_EXPERIMENTS: dict[tuple[int, str], str] = {
-    (1, "grouped"): "scene1_grouped",
-    (1, "paper"): "scene1_paper",
-    (2, "grouped"): "scene2",
-    (2, "paper"): "scene2",  # Scene 2's split is geographic: the Scene 1 policy does not apply
-}
-#: Test sets per scene, in Table III order.
-TEST_SETS: dict[str, tuple[str, ...]] = {
-    "scene1_grouped": ("test",), "scene1_paper": ("test",), "scene2": ("test_1", "test_2", "test_3"),
-}
-#: Table III's row group of each test set.
-TEST_SET_AREAS: dict[str, str] = {"test": "scene_1", "test_1": "testing_1", "test_2": "testing_2",
-                                  "test_3": "testing_3"}
-
-
-def experiment_name(scene: int, policy: str = "grouped") -> str:
-    """Tile-dataset experiment of a paper scene (1 or 2) and Scene 1 split policy ("grouped" or "paper")."""
-    try:
-        return SCENE_EXPERIMENTS[(int(scene), policy)]
-    except (KeyError, ValueError):
-        raise ValueError(f"unknown scene/policy {scene!r}/{policy!r}: scene is 1 or 2, "
-                         "policy is 'grouped' or 'paper'") from None
-
-
-def tiles_path(profile: str | config.Profile) -> Path:
-    """Where notebook 01 saved the tile dataset of a profile."""
-    return config.run_dir(profile) / "tiles.zarr"
+from glacier_utils import bandratio, config, study, tiles
 
 
 def load_tiles(profile: str | config.Profile) -> xr.Dataset:
     """The tile dataset of notebook 01; a clear error when it has not been prepared yet."""
-    from glacier_utils import tiles
-
-    path = tiles_path(profile)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run notebooks/01_data_preparation.ipynb "
-                                f"with profile={config.get_profile(profile).name!r} first")
-    return tiles.load_tile_dataset(path)
+    paths = study.RunPaths(profile)
+    paths.require("tiles")
+    return tiles.load_tile_dataset(paths.tiles)
 
 
-def run_folder(profile: str | config.Profile, model: str, experiment: str, seed: int) -> Path:
-    """Folder of one training run: ``<run_dir>/models/<experiment>/<model>_seed<seed>``."""
-    if model not in config.MODEL_NAMES:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(config.MODEL_NAMES)}")
-    return config.run_dir(profile) / "models" / experiment / f"{model}_seed{seed}"
+def statistics(tiles_ds: xr.Dataset, experiment: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band (mean, std) a network of ``experiment`` was trained with: the inputs of whole-scene inference."""
+    return tiles.resolve_stats(tiles_ds, experiment)
 
 
 def datasets(tiles_ds: xr.Dataset, experiment: str, profile: str | config.Profile, seed: int):
     """The shuffled training and the validation ``tf.data`` pipelines of an experiment."""
-    from glacier_utils import tiles
+    from glacier_utils import training_data  # deferred: importing TensorFlow takes seconds
 
     prof = config.get_profile(profile)
     parts = tiles.split_indices(tiles_ds, experiment)
-    train = tiles.make_tf_dataset(tiles_ds, parts["train"], experiment, prof.batch_size, shuffle=True, seed=seed)
-    val = tiles.make_tf_dataset(tiles_ds, parts["validation"], experiment, prof.batch_size, shuffle=False)
+    train = training_data.make_tf_dataset(tiles_ds, parts["train"], experiment, prof.batch_size, shuffle=True, seed=seed)
+    val = training_data.make_tf_dataset(tiles_ds, parts["validation"], experiment, prof.batch_size, shuffle=False)
     return train, val
 
 
 def ensure_trained(model: str, experiment: str, profile: str | config.Profile, seed: int,
                    tiles_ds: xr.Dataset, force: bool = False, verbose: int = 2):
     """Train ``model`` on ``experiment`` unless a finished run exists (``force`` retrains); returns the result."""
-    from glacier_utils import training
+    from glacier_utils import training  # deferred: importing TensorFlow takes seconds
 
     train, val = datasets(tiles_ds, experiment, profile, seed)
-    return training.train_model(model, train, val, run_folder(profile, model, experiment, seed),
+    return training.train_model(model, train, val, study.RunPaths(profile).training_run(model, experiment, seed),
                                 profile, seed=seed, n_bands=tiles_ds.sizes["band"], force=force,
                                 verbose=verbose)
 
 
 def normalised_images(tiles_ds: xr.Dataset, indices, experiment: str) -> np.ndarray:
     """Images of the given samples as float32 (n, y, x, band), normalised with the experiment's training stats."""
-    from glacier_utils import tiles
-
-    mean, std = tiles.resolve_stats(tiles_ds, experiment)
+    mean, std = statistics(tiles_ds, experiment)
     images = tiles_ds["image"].isel(sample=np.asarray(indices)).transpose("sample", "y", "x", "band").values
     return (images.astype("float32") - mean) / std
 
 
 def predict_glacier(model, tiles_ds: xr.Dataset, indices, experiment: str, batch_size: int = 16) -> np.ndarray:
     """Glacier probability (n, y, x) of a trained network on the given tiles."""
-    from glacier_utils import training
+    from glacier_utils import training  # deferred: importing TensorFlow takes seconds
 
     x = normalised_images(tiles_ds, indices, experiment)
     return training.predict_proba(model, x, batch_size=batch_size)[..., 1]
@@ -115,8 +78,21 @@ def band_ratio_pairs(tiles_ds: xr.Dataset, indices) -> list[tuple[np.ndarray, np
 def band_ratio_masks(tiles_ds: xr.Dataset, indices, threshold: float,
                      morphology_px: int = config.MORPHOLOGY_SIZE_PX) -> np.ndarray:
     """Band-ratio glacier masks (n, y, x) of the given samples at one threshold (Eq. 1 + 5x5 morphology)."""
-    from glacier_utils import bandratio
-
     dn = band_first_tiles(tiles_ds, indices)
     return np.stack([np.asarray(bandratio.classify(tile, threshold, morphology_px)) for tile in dn]) if len(dn) \
         else np.zeros((0,) + tuple(tiles_ds["label"].shape[1:]), bool)
+
+
+def threshold_sweep(tiles_ds: xr.Dataset, thresholds=config.RATIO_THRESHOLDS,
+                    morphology_px: int = config.MORPHOLOGY_SIZE_PX):
+    """Table II: the band-ratio sweep on Scene 1's test tiles (the grouped split), the pixels the threshold is chosen on."""
+    scene1_test = tiles.split_indices(tiles_ds, "scene1_grouped")["test"]
+    return bandratio.sweep(band_ratio_pairs(tiles_ds, scene1_test), thresholds, morphology_px)
+
+
+def band_ratio_threshold(tiles_ds: xr.Dataset, profile: str | config.Profile) -> float:
+    """The optimal threshold notebook 02 chose, or, where it has not run, the same choice made here."""
+    choice = study.RunPaths(profile).band_ratio_choice
+    if choice.exists():
+        return float(study.read_json(choice)["threshold"])
+    return bandratio.best_threshold(threshold_sweep(tiles_ds))

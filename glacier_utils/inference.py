@@ -1,4 +1,4 @@
-"""Whole-scene prediction with a trained network: overlapping windows, blending, dask, COG output.
+"""Whole-scene prediction with a trained network: overlapping windows, blending, dask.
 
 The networks are trained on small tiles (paper §II-B step 3: 128 x 128) but the time series of
 §III-D needs whole Landsat scenes (about 7,000 x 7,000 pixels). :func:`predict_scene` slides a
@@ -16,7 +16,9 @@ in-memory model is saved to a temporary file first, because sending a Keras mode
 task would serialise all its weights each time.
 
 Nodata (DN equal to the scene's nodata value in any band) and pixels the caller masks out
-(``valid``, e.g. cloud) are carried through as NaN probability and 255 in the mask, never guessed.
+(``valid``, e.g. cloud) are carried through as NaN probability and ``config.LABEL_NODATA`` (255) in
+the mask, never guessed. Predictions are written as COGs by :mod:`glacier_utils.cog` and mosaicked
+by :mod:`glacier_utils.mosaic`.
 """
 
 from __future__ import annotations
@@ -27,27 +29,23 @@ import os
 import shutil
 import tempfile
 import threading
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
-import rasterio
-import rasterio.shutil
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from glacier_utils import config
+from glacier_utils._atomic import atomic_path
+from glacier_utils.errors import DataError
+from glacier_utils.tiles.stats import normalisation_arrays
 
-from .errors import DataError
-
-#: Mask values of the prediction (the label convention of the data contract).
-GLACIER, NOT_GLACIER, MASK_NODATA = 1, 0, 255
-#: The networks need a window side divisible by this (four 2x2 poolings in U-Net).
-WINDOW_MULTIPLE = 16
+#: Mask values of the prediction (the label convention of the data contract; nodata is
+#: ``config.LABEL_NODATA``).
+GLACIER, NOT_GLACIER = 1, 0
 #: Default sliding-window geometry: a 256 px window with a quarter overlap on each side.
 DEFAULT_WINDOW_PX = 256
 DEFAULT_OVERLAP_PX = 64
@@ -67,19 +65,16 @@ _TEMP_DIRS: list[str] = []
 @functools.lru_cache(maxsize=4)
 def _load_model_cached(path: str, mtime_ns: int):
     """Load a ``.keras`` model once per process (cache keyed by path and modification time)."""
-    import keras
+    from glacier_utils import training  # deferred: training imports Keras
 
-    from . import models  # noqa: F401  (registers the project's custom layers for deserialising)
-
-    return keras.models.load_model(path, compile=False)
+    return training.load_keras(path, compile=False)
 
 
 def load_model(path: str | os.PathLike):
     """Load a ``.keras`` network for inference, cached per process (one copy per dask worker)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"model file {path} does not exist")
-    return _load_model_cached(str(path.resolve()), path.stat().st_mtime_ns)
+    path = Path(path).resolve()
+    mtime_ns = path.stat().st_mtime_ns if path.is_file() else -1  # a missing file: load_keras names it
+    return _load_model_cached(str(path), mtime_ns)
 
 
 class ModelHandle:
@@ -102,7 +97,8 @@ class ModelHandle:
         folder = tempfile.mkdtemp(prefix="glacier-model-")
         _TEMP_DIRS.append(folder)
         path = Path(folder) / "model.keras"
-        self._model.save(path)
+        with atomic_path(path) as tmp:
+            self._model.save(tmp)
         return ModelHandle(path=path)
 
     def __reduce__(self):
@@ -188,12 +184,12 @@ def _effective_window(size_px: int, window_px: int) -> int:
     """A scene side smaller than the window gets the smallest window the network accepts."""
     if size_px >= window_px:
         return window_px
-    return int(np.ceil(size_px / WINDOW_MULTIPLE) * WINDOW_MULTIPLE)
+    return int(np.ceil(size_px / config.SIDE_MULTIPLE) * config.SIDE_MULTIPLE)
 
 
 def _check_geometry(window_px: int, overlap_px: int, batch_size: int) -> None:
-    if window_px < WINDOW_MULTIPLE or window_px % WINDOW_MULTIPLE:
-        raise ValueError(f"window_px={window_px}: must be a positive multiple of {WINDOW_MULTIPLE}")
+    if window_px < config.SIDE_MULTIPLE or window_px % config.SIDE_MULTIPLE:
+        raise ValueError(f"window_px={window_px}: must be a positive multiple of {config.SIDE_MULTIPLE}")
     if not 0 <= overlap_px < window_px:
         raise ValueError(f"overlap_px={overlap_px}: must lie in [0, window_px={window_px})")
     if batch_size < 1:
@@ -204,23 +200,10 @@ def _check_geometry(window_px: int, overlap_px: int, batch_size: int) -> None:
 # Normalisation
 # ----------------------------------------------------------------------------------------------
 def _stats_arrays(stats, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-band (mean, std) float32 arrays from a mapping {'mean', 'std'}, a pair, or None (identity)."""
+    """Per-band (mean, std) float32 arrays: ``tiles.normalisation_arrays`` of ``stats``, or identity for None."""
     if stats is None:
         return np.zeros(n_bands, np.float32), np.ones(n_bands, np.float32)
-    if isinstance(stats, Mapping):
-        try:
-            mean, std = stats["mean"], stats["std"]
-        except KeyError as exc:
-            raise ValueError(f"stats: mapping needs 'mean' and 'std' keys, missing {exc}") from None
-    else:
-        mean, std = stats
-    mean = np.asarray(mean, np.float32).reshape(-1)
-    std = np.asarray(std, np.float32).reshape(-1)
-    if mean.shape != (n_bands,) or std.shape != (n_bands,):
-        raise ValueError(f"stats: mean and std need one value per band ({n_bands}), got {mean.shape} and {std.shape}")
-    if np.any(~np.isfinite(std)) or np.any(std <= 0):
-        raise ValueError(f"stats: every std must be positive and finite, got {std.tolist()}")
-    return mean, std
+    return normalisation_arrays(stats, n_bands)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -363,12 +346,13 @@ def predict_scene(
     ``scene``: a contract scene (Dataset with ``dn``) or its ``dn`` DataArray (band, y, x);
     ``model``: a keras.Model or a ``.keras`` path; ``stats``: per-band ``{"mean", "std"}`` (or a
     pair) applied to DN before the network; ``valid``: optional (y, x) bool mask of usable pixels;
-    ``nodata``: overrides ``dn.attrs["nodata"]`` / ``dn.rio.nodata``; ``chunk_px=None`` predicts in
+    ``nodata``: overrides the scene's (``config.nodata_of``); ``chunk_px=None`` predicts in
     memory in one piece. Chunked results are lazy dask arrays: ``.compute()`` them or write them
-    with :func:`write_prediction`, on whichever scheduler is active. With ``client`` (or any default
-    dask.distributed client) the model travels to the workers as a ``.keras`` file. Returns a
-    Dataset with ``probability`` (float32, NaN = no data) and ``mask`` (uint8: 1 glacier, 0 not,
-    255 no data) on the scene's coords and CRS, with the scene's attrs.
+    with :func:`glacier_utils.cog.write_prediction`, on whichever scheduler is active. With
+    ``client`` (or any default dask.distributed client) the model travels to the workers as a
+    ``.keras`` file. Returns a Dataset with ``probability`` (float32, NaN = no data) and ``mask``
+    (uint8: 1 glacier, 0 not, ``config.LABEL_NODATA`` no data) on the scene's coords and CRS, with
+    the scene's attrs.
     """
     _check_geometry(window_px, overlap_px, batch_size)
     dn, attrs = _scene_dn(scene)
@@ -381,7 +365,7 @@ def predict_scene(
         raise DataError(f"model expects {expected} bands but the scene has {n_bands}")
     mean, std = _stats_arrays(stats, n_bands)
     if nodata is None:
-        nodata = dn.attrs.get("nodata", dn.rio.nodata)
+        nodata = config.nodata_of(dn)
     ok = _valid_pixels(dn, nodata, valid)
     height, width = dn.sizes["y"], dn.sizes["x"]
     kw: dict[str, Any] = dict(mean=mean, std=std, window_px=window_px, overlap_px=overlap_px,
@@ -416,7 +400,7 @@ def predict_scene(
 def _distributed_client_active() -> bool:
     """Whether a dask.distributed client is the default scheduler (tasks then get pickled)."""
     try:
-        from distributed import default_client
+        from distributed import default_client  # deferred and optional: dask.distributed is heavy
         default_client()
     except (ImportError, ValueError):
         return False
@@ -428,9 +412,9 @@ def _prediction_dataset(probability, dn: xr.DataArray, attrs: dict, threshold: f
     coords = {name: coord for name, coord in dn.coords.items() if "band" not in coord.dims}
     prob = xr.DataArray(probability, dims=("y", "x"), coords=coords, name="probability")
     prob.attrs = {"long_name": "glacier probability", "units": "1", "nodata": np.nan}
-    mask = xr.where(prob.isnull(), MASK_NODATA, (prob >= threshold).astype(np.uint8)).astype(np.uint8)
-    mask.attrs = {"long_name": "glacier mask", "flag_values": "0 1 255",
-                  "flag_meanings": "not_glacier glacier nodata", "nodata": MASK_NODATA,
+    mask = xr.where(prob.isnull(), config.LABEL_NODATA, (prob >= threshold).astype(np.uint8)).astype(np.uint8)
+    mask.attrs = {"long_name": "glacier mask", "flag_values": f"0 1 {config.LABEL_NODATA}",
+                  "flag_meanings": "not_glacier glacier nodata", "nodata": config.LABEL_NODATA,
                   "threshold": float(threshold)}
     out = xr.Dataset({"probability": prob, "mask": mask.rename("mask")}, attrs=attrs)
     crs = dn.rio.crs
@@ -438,165 +422,11 @@ def _prediction_dataset(probability, dn: xr.DataArray, attrs: dict, threshold: f
         out = out.rio.write_crs(crs)
         out = out.rio.write_transform(dn.rio.transform())
     out["probability"] = out["probability"].rio.write_nodata(np.nan, encoded=False)
-    out["mask"] = out["mask"].rio.write_nodata(MASK_NODATA, encoded=False)
+    out["mask"] = out["mask"].rio.write_nodata(config.LABEL_NODATA, encoded=False)
     return out
 
 
-# ----------------------------------------------------------------------------------------------
-# Cloud-Optimised GeoTIFF
-# ----------------------------------------------------------------------------------------------
-def write_cog(
-    array: xr.DataArray,
-    path: str | os.PathLike,
-    *,
-    compress: str = "DEFLATE",
-    blocksize: int = 512,
-    resampling: str | None = None,
-) -> Path:
-    """Write a (y, x) DataArray with CRS as a Cloud-Optimised GeoTIFF, atomically, chunk by chunk.
-
-    ``rio.to_raster(driver="COG")`` would hold the whole raster in memory (the COG driver can only
-    copy a finished dataset), so dask-backed arrays are written block by block into a tiled
-    GeoTIFF next to the target, which GDAL then copies into a COG; the COG replaces ``path`` only
-    when complete. Overviews use nearest resampling for integer masks and averaging otherwise.
-    """
-    return write_cogs({path: array}, compress=compress, blocksize=blocksize, resampling=resampling)[0]
-
-
-def write_cogs(
-    arrays: Mapping[str | os.PathLike, xr.DataArray],
-    *,
-    compress: str = "DEFLATE",
-    blocksize: int = 512,
-    resampling: str | None = None,
-) -> list[Path]:
-    """Write several same-grid (y, x) arrays as COGs, computing each dask block of all of them once."""
-    targets = [(Path(p), a) for p, a in arrays.items()]
-    for path, array in targets:
-        _check_cog_target(array, path)
-    token = uuid.uuid4().hex[:8]
-    staged = [(p.with_name(f".{p.name}.{token}.staging.tif"), p.with_name(f".{p.name}.{token}.tmp.tif"))
-              for p, _ in targets]
-    try:
-        sinks = [rasterio.open(staging, "w", **_gtiff_profile(array, blocksize))
-                 for (staging, _), (_, array) in zip(staged, targets)]
-        try:
-            for window, blocks in _blocks([a for _, a in targets]):
-                for sink, values in zip(sinks, blocks):
-                    sink.write(values.astype(sink.dtypes[0], copy=False), 1, window=window)
-        finally:
-            for sink in sinks:
-                sink.close()
-        for (staging, tmp), (path, array) in zip(staged, targets):
-            method = resampling or ("NEAREST" if np.dtype(array.dtype).kind in "iub" else "AVERAGE")
-            rasterio.shutil.copy(staging, tmp, driver="COG", COMPRESS=compress, BLOCKSIZE=blocksize,
-                                 RESAMPLING=method, BIGTIFF="IF_SAFER")
-        for (_, tmp), (path, _) in zip(staged, targets):
-            os.replace(tmp, path)
-    finally:
-        for pair in staged:
-            for leftover in pair:
-                leftover.unlink(missing_ok=True)
-    return [p for p, _ in targets]
-
-
-def _check_cog_target(array: xr.DataArray, path: Path) -> None:
-    if array.ndim != 2:
-        raise ValueError(f"write_cog {path.name}: expected a (y, x) array, got dims {array.dims}")
-    if array.rio.crs is None:
-        raise DataError(f"write_cog {path.name}: the array has no CRS; write one with .rio.write_crs()")
-    if not path.parent.is_dir():
-        raise DataError(f"write_cog {path.name}: folder {path.parent} does not exist")
-
-
-def _gtiff_profile(array: xr.DataArray, blocksize: int) -> dict:
-    nodata = array.rio.nodata if array.rio.nodata is not None else array.attrs.get("nodata")
-    return dict(driver="GTiff", width=array.sizes["x"], height=array.sizes["y"], count=1,
-                dtype=np.dtype(array.dtype), crs=array.rio.crs, transform=array.rio.transform(),
-                nodata=nodata, tiled=True, blockxsize=blocksize, blockysize=blocksize,
-                BIGTIFF="IF_SAFER")
-
-
-def _blocks(arrays: Sequence[xr.DataArray]):
-    """(rasterio window, [numpy block per array]) per dask block, computed a few blocks at a time."""
-    from rasterio.windows import Window
-
-    first = arrays[0]
-    if not any(isinstance(a.data, da.Array) for a in arrays):
-        yield Window(0, 0, first.sizes["x"], first.sizes["y"]), [np.asarray(a.data) for a in arrays]
-        return
-    datas = [da.asarray(a.data).rechunk(da.asarray(first.data).chunks) for a in arrays]
-    chunks = datas[0].chunks
-    y_off = np.cumsum((0,) + chunks[0][:-1])
-    x_off = np.cumsum((0,) + chunks[1][:-1])
-    keys = [(i, j) for i in range(len(y_off)) for j in range(len(x_off))]
-    group = max(1, os.cpu_count() or 1)
-    for start in range(0, len(keys), group):
-        batch = keys[start:start + group]
-        values = dask.compute(*[[d.blocks[i, j] for d in datas] for i, j in batch])
-        for (i, j), blocks in zip(batch, values):
-            h, w = blocks[0].shape
-            yield Window(int(x_off[j]), int(y_off[i]), w, h), blocks
-
-
-def write_prediction(prediction: xr.Dataset, folder: str | os.PathLike, stem: str) -> dict[str, Path]:
-    """Write a prediction's ``probability`` and ``mask`` as ``<stem>_probability.tif`` / ``<stem>_mask.tif`` COGs."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    names = ("probability", "mask")
-    paths = write_cogs({folder / f"{stem}_{n}.tif": prediction[n] for n in names})
-    return dict(zip(names, paths))
-
-
 __all__: Sequence[str] = (
-    "predict_scene", "write_cog", "write_cogs", "write_prediction", "load_model", "ModelHandle", "window_starts",
-    "window_count",
-    "blend_weights", "GLACIER", "NOT_GLACIER", "MASK_NODATA",
+    "predict_scene", "load_model", "ModelHandle", "window_starts", "window_count", "blend_weights",
+    "GLACIER", "NOT_GLACIER",
 )
-
-
-def mosaic_predictions(predictions: Sequence[xr.Dataset], pixel_size_m: float = config.PIXEL_SIZE_M) -> xr.Dataset:
-    """Mosaic per-scene predictions of one period onto their common grid, one scene per pixel.
-
-    Each pixel takes the valid prediction (mask != 255) of the scene whose centre is nearest: a glacier
-    seen by overlapping frames is counted once, and a frame's distorted, haze-prone edge loses to its
-    neighbour's centre. The result holds ``mask``, ``probability`` and ``scene_index`` (which input
-    supplied the pixel; -1 none) and ``area`` (the chosen scene's ``attrs["area"]``, "" none) on a
-    grid spanning all inputs; the inputs must share the CRS and a grid aligned to ``pixel_size_m``.
-    """
-    if not predictions:
-        raise ValueError("mosaic_predictions needs at least one prediction")
-    crs = predictions[0].rio.crs
-    xs = [p["x"].values for p in predictions]
-    ys = [p["y"].values for p in predictions]
-    x0, x1 = min(x.min() for x in xs), max(x.max() for x in xs)
-    y0, y1 = max(y.max() for y in ys), min(y.min() for y in ys)  # y decreases downwards
-    width = int(round((x1 - x0) / pixel_size_m)) + 1
-    height = int(round((y0 - y1) / pixel_size_m)) + 1
-    mask = np.full((height, width), MASK_NODATA, np.uint8)
-    probability = np.full((height, width), np.nan, np.float32)
-    scene_index = np.full((height, width), -1, np.int16)
-    best = np.full((height, width), np.inf, np.float32)
-    for i, (pred, x, y) in enumerate(zip(predictions, xs, ys)):
-        if pred.rio.crs != crs:
-            raise ValueError(f"prediction {i} ({pred.attrs.get('wrs2', '?')}) has CRS {pred.rio.crs}, expected {crs}")
-        c0 = int(round((x[0] - x0) / pixel_size_m))
-        r0 = int(round((y0 - y[0]) / pixel_size_m))
-        sl = (slice(r0, r0 + len(y)), slice(c0, c0 + len(x)))
-        rr = (np.arange(len(y), dtype=np.float32) - (len(y) - 1) / 2) ** 2
-        cc = (np.arange(len(x), dtype=np.float32) - (len(x) - 1) / 2) ** 2
-        m = np.asarray(pred["mask"].values)
-        distance = np.where(m != MASK_NODATA, rr[:, None] + cc[None, :], np.inf)
-        closer = distance < best[sl]
-        best[sl] = np.where(closer, distance, best[sl])
-        mask[sl] = np.where(closer, m, mask[sl])
-        probability[sl] = np.where(closer, np.asarray(pred["probability"].values), probability[sl])
-        scene_index[sl] = np.where(closer, i, scene_index[sl])
-    areas = np.array([str(p.attrs.get("area", "")) for p in predictions] + [""], dtype=object)
-    coords = {"y": y0 - pixel_size_m * np.arange(height), "x": x0 + pixel_size_m * np.arange(width)}
-    out = xr.Dataset({
-        "mask": (("y", "x"), mask), "probability": (("y", "x"), probability),
-        "scene_index": (("y", "x"), scene_index), "area": (("y", "x"), areas[scene_index]),
-    }, coords=coords)
-    out["mask"].attrs["nodata"] = MASK_NODATA
-    return out.rio.write_crs(crs).rio.write_transform(out.rio.transform(recalc=True))

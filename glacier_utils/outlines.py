@@ -21,13 +21,13 @@ are dropped as slivers.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import pyproj
 import rasterio.features
 import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -35,8 +35,9 @@ import shapely
 import xarray as xr
 from shapely.geometry import shape
 
-from . import config
-from .errors import DataError
+from glacier_utils import config
+from glacier_utils._atomic import atomic_path
+from glacier_utils.errors import DataError
 
 #: Default sliver threshold: glaciers below 0.01 km² are dropped (RGI practice).
 MIN_AREA_KM2 = 0.01
@@ -265,8 +266,6 @@ def write_outlines_gpkg(
     ``keep_existing`` the other period layers already in ``path`` are carried over; every layer is
     written to a temporary file in the same folder, which replaces ``path`` only when complete.
     """
-    import pyogrio
-
     path = Path(path)
     if not path.parent.is_dir():
         raise DataError(f"outlines GeoPackage: folder {path.parent} does not exist")
@@ -281,20 +280,14 @@ def write_outlines_gpkg(
         for name, _ in pyogrio.list_layers(path):
             if name not in new:
                 carried[name] = gpd.read_file(path, layer=name, engine="pyogrio")
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
-    try:
+    with atomic_path(path) as tmp:
         for name, gdf in sorted({**carried, **new}.items()):
             gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", geometry_type="Polygon")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
 def read_outlines_gpkg(path: str | os.PathLike, periods: Sequence[int] | None = None) -> gpd.GeoDataFrame:
     """Read the period layers of an outlines GeoPackage (all, or ``periods``) into one GeoDataFrame."""
-    import pyogrio
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"outlines GeoPackage {path} does not exist")

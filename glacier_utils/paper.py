@@ -39,7 +39,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from glacier_utils import config
+from glacier_utils import config, study
+from glacier_utils.metrics import METRIC_NAMES
 
 CITATION = (
     "Chen, L., Zhang, W., Yi, Y., Zhang, Z., & Chao, S. (2022). Long Time-Series Glacier Outlines "
@@ -49,7 +50,6 @@ CITATION = (
 )
 DOI = "10.1109/JSTARS.2022.3189277"
 
-METRICS: tuple[str, ...] = ("precision", "recall", "f1", "kappa", "oa")
 METRIC_LABELS: dict[str, str] = {
     "precision": "Precision (%)",
     "recall": "Recall (%)",
@@ -62,7 +62,16 @@ TABLE_V_AREAS: tuple[str, ...] = ("total", *config.AREAS)
 TABLE_V_AREA_LABELS: dict[str, str] = {"total": "THR", **config.AREA_LABELS}
 #: Table III's scenes: scene 1 (random split) and the three testing areas of scene 2.
 TABLE_III_SCENES: tuple[str, ...] = ("scene_1", *config.TESTING_AREAS)
-TABLE_III_SCENE_LABELS: dict[str, str] = {"scene_1": "Scene 1", **config.AREA_LABELS}
+TABLE_III_SCENE_LABELS: dict[str, str] = {scene: study.AREA_LABELS[scene] for scene in TABLE_III_SCENES}
+
+#: The paper's data-preparation counts (§II-B Steps 3, 5, 7; §II-C Scene 1), shown beside ours.
+TILE_COUNTS: dict[str, int] = {
+    "label tiles (unique locations)": 692,
+    "image tiles (multi-date / overlap expansion)": 999,
+    "samples (after x4 augmentation)": 3996,
+    "scene1_paper/train+validation": 2797,
+    "scene1_paper/test": 1199,
+}
 
 # --------------------------------------------------------------------------------------------
 # Table I: the SCGI's Landsat-5 images, one row per WRS-2 scene
@@ -493,7 +502,7 @@ def table_i_images() -> pd.DataFrame:
 
 def table_ii() -> pd.DataFrame:
     """Table II: band-ratio precision, recall, F1, kappa, OA (%) for 12 thresholds; ``optimal`` marks 3.1."""
-    frame = pd.DataFrame(_TABLE_II, columns=["threshold", *METRICS])
+    frame = pd.DataFrame(_TABLE_II, columns=["threshold", *METRIC_NAMES])
     frame["optimal"] = np.isclose(frame["threshold"], OPTIMAL_THRESHOLD)
     return frame
 
@@ -507,7 +516,7 @@ def table_iii() -> pd.DataFrame:
                 "experiment": "scene_1" if scene == "scene_1" else "scene_2",
                 "scene": scene,
                 "method": method,
-                **dict(zip(METRICS, values, strict=True)),
+                **dict(zip(METRIC_NAMES, values, strict=True)),
             })
     return pd.DataFrame(rows)
 
@@ -517,7 +526,7 @@ def wide_table_iii() -> pd.DataFrame:
     frame = table_iii()
     frame["scene"] = frame["scene"].map(TABLE_III_SCENE_LABELS)
     frame["method"] = frame["method"].map(config.METHOD_LABELS)
-    return frame.set_index(["scene", "method"])[list(METRICS)].rename(columns=METRIC_LABELS)
+    return frame.set_index(["scene", "method"])[list(METRIC_NAMES)].rename(columns=METRIC_LABELS)
 
 
 _DATE = re.compile(r"^(?:<u>)?(\d{8})(?:</u>)?$")

@@ -32,7 +32,7 @@ def false_colour(dn, bands: Sequence[int] = config.FALSE_COLOUR_BANDS, percentil
                  nodata: float | None = None) -> np.ndarray:
     """A (y, x, 3) RGB image in 0..1 from TM bands (default 7-4-3 as in Fig. 5a), percentile-stretched."""
     if isinstance(dn, xr.DataArray):
-        nodata = dn.attrs.get("nodata", nodata) if nodata is None else nodata
+        nodata = config.nodata_of(dn) if nodata is None else nodata
         stack = np.stack([np.asarray(dn.sel(band=b).values, dtype="float32") for b in bands])
     else:
         arr = _as_band_first(dn).astype("float32")
@@ -53,7 +53,8 @@ def error_classes(pred, truth, valid=None) -> np.ndarray:
     """Per pixel: 0 true negative/invalid, 1 true positive, 2 false positive, 3 false negative."""
     pred = np.asarray(pred).astype(bool)
     truth_arr = np.asarray(truth)
-    ok = truth_arr != 255 if valid is None else np.asarray(valid) & (truth_arr != 255)
+    known = truth_arr != config.LABEL_NODATA
+    ok = known if valid is None else np.asarray(valid) & known
     truth_b = truth_arr == 1
     out = np.zeros(pred.shape, "uint8")
     out[ok & pred & truth_b] = 1
@@ -74,7 +75,7 @@ def error_overlay(base_rgb: np.ndarray, pred, truth, valid=None, alpha: float = 
 
 def plot_scene(scene: xr.Dataset, ax=None, title: str | None = None, contour: bool = True):
     """Show a scene's 7-4-3 composite with the glacier truth outlined in magenta; returns the axes."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot picks a backend on import; the array helpers need none
 
     ax = ax or plt.subplots(figsize=(5, 5))[1]
     rgb = false_colour(scene["dn"])
@@ -94,7 +95,7 @@ def plot_scene(scene: xr.Dataset, ax=None, title: str | None = None, contour: bo
 def plot_error_maps(base_rgb: np.ndarray, truth, predictions: Mapping[str, np.ndarray], valid=None,
                     ncols: int = 3, panel_in: float = 3.0, title: str | None = None):
     """A grid like Figs. 5-8: the composite, then one TP/FP/FN panel per method; returns the figure."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot picks a backend on import; the array helpers need none
     from matplotlib.patches import Patch
 
     n = len(predictions) + 1
@@ -120,7 +121,7 @@ def plot_error_maps(base_rgb: np.ndarray, truth, predictions: Mapping[str, np.nd
 
 def interactive():
     """Load hvplot/holoviews with BokehJS embedded in the page (no CDN: the book must render offline)."""
-    import holoviews as hv
+    import holoviews as hv  # deferred: the interactive stack loads bokeh and panel (seconds)
 
     # Order matters: importing hvplot first loads BokehJS from its CDN, and a later inline call
     # does not reload it, so the page would still need the network.

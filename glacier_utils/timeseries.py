@@ -22,8 +22,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from . import config
-from .errors import DataError
+from glacier_utils import config
+from glacier_utils.errors import DataError
 
 AREA_COLUMNS = ("period", "area", "area_km2", "error_km2")
 YEAR_CONVENTIONS = ("paper", "mid")

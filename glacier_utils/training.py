@@ -12,8 +12,8 @@ One training run owns one folder ``out_dir``::
     history.csv   one row per epoch: epoch (1-based), loss, accuracy, val_loss, val_accuracy, learning_rate
     run.json      the run record: parameters, profile, seed, versions, device, progress, status
 
-Every file is written under a temporary name in the same folder and moved into place with
-``os.replace``, so an interruption never leaves a half-written file. Rerunning an interrupted
+Every file is written through :func:`glacier_utils._atomic.atomic_path` (a temporary name in the same
+folder, renamed into place), so an interruption never leaves a half-written file. Rerunning an interrupted
 run continues after its last finished epoch; rerunning a finished run returns its record without
 training (``force=True`` starts again).
 
@@ -41,9 +41,12 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
-from . import config
-from .models import build_model
+from glacier_utils import config
+from glacier_utils._atomic import atomic_path, write_text
+from glacier_utils.errors import DataError, MissingModelError
+from glacier_utils.models import build_model  # also registers the custom layers for load_keras
 
 BEST_MODEL_FILE = "model.keras"
 LAST_MODEL_FILE = "last.keras"
@@ -106,12 +109,10 @@ def compile_for_recipe(model: keras.Model, profile: str | config.Profile, jit_co
 
 
 # ------------------------------------------------------------------------------------------------
-# Atomic files
+# Run files
 # ------------------------------------------------------------------------------------------------
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
-    os.replace(tmp, path)
+def _write_json(path: Path, data: dict) -> None:
+    write_text(path, json.dumps(data, indent=2, default=_json_default))
 
 
 def _json_default(value):
@@ -126,16 +127,14 @@ def _json_default(value):
     raise TypeError(f"cannot write {type(value).__name__} to a run record")
 
 
-def _save_model_atomic(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.keras")  # Keras insists on the .keras suffix
-    model.save(tmp)
-    os.replace(tmp, path)
+def _save_model(model: keras.Model, path: Path) -> None:
+    with atomic_path(path) as tmp:  # the temporary keeps the .keras suffix Keras insists on
+        model.save(tmp)
 
 
-def _write_history_atomic(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame(rows).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+def _write_history(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
 
 
 def read_record(out_dir: str | Path) -> dict | None:
@@ -179,19 +178,19 @@ class RecipeCheckpoint(keras.callbacks.Callback):
         best = rec["best_val_accuracy"] if rec["best_val_accuracy"] is not None else -math.inf
         improved, best, wait, stop = early_stopping_update(best, rec["epochs_without_improvement"], value, self.patience)
         if improved:
-            _save_model_atomic(self.model, self.out_dir / BEST_MODEL_FILE)
+            _save_model(self.model, self.out_dir / BEST_MODEL_FILE)
             rec["best_epoch"] = epoch + 1
             rec["best_val_accuracy"] = best
-        _save_model_atomic(self.model, self.out_dir / LAST_MODEL_FILE)
+        _save_model(self.model, self.out_dir / LAST_MODEL_FILE)
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items() if k != "learning_rate"}}
         row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.history_rows.append(row)
-        _write_history_atomic(self.out_dir / HISTORY_FILE, self.history_rows)
+        _write_history(self.out_dir / HISTORY_FILE, self.history_rows)
         rec["epochs_without_improvement"] = wait
         rec["epochs_run"] = epoch + 1
         rec["early_stopped"] = stop
         rec["wall_time_s"] = self.wall_before + (time.perf_counter() - self.session_start)
-        _write_json_atomic(self.out_dir / RECORD_FILE, rec)
+        _write_json(self.out_dir / RECORD_FILE, rec)
         if stop:
             self.model.stop_training = True
 
@@ -200,8 +199,6 @@ class RecipeCheckpoint(keras.callbacks.Callback):
 # Environment: device, strategy, versions
 # ------------------------------------------------------------------------------------------------
 def _gpus() -> list:
-    import tensorflow as tf
-
     return tf.config.list_physical_devices("GPU")
 
 
@@ -255,8 +252,6 @@ def _precision_policy(mixed: bool):
 
 def _strategy(use_gpu: bool):
     """MirroredStrategy over all GPUs when there are any (SPEC §7); the default strategy on CPU."""
-    import tensorflow as tf
-
     return tf.distribute.MirroredStrategy() if use_gpu else tf.distribute.get_strategy()
 
 
@@ -265,8 +260,6 @@ def _strategy(use_gpu: bool):
 # ------------------------------------------------------------------------------------------------
 def _prepare_dataset(ds, batch_size: int, n_bands: int | None, role: str):
     """Check a (x, y) tf.data.Dataset, batch it if it yields single tiles, and prefetch."""
-    import tensorflow as tf
-
     spec = ds.element_spec
     if not (isinstance(spec, tuple) and len(spec) == 2):
         raise ValueError(f"{role}: expected a tf.data.Dataset of (x, y) pairs, got element_spec {spec}")
@@ -396,7 +389,7 @@ def train_model(
     resume = record is not None and record.get("epochs_run", 0) > 0 and (out_dir / LAST_MODEL_FILE).is_file()
     with _precision_policy(mixed), strategy.scope():
         if resume:
-            model = keras.models.load_model(out_dir / LAST_MODEL_FILE)  # weights + optimizer state
+            model = load_keras(out_dir / LAST_MODEL_FILE)  # weights + optimizer state
             model.jit_compile = jit_compile
         else:
             model = build_model(name, n_bands=n_bands, base_filters=prof.base_filters, **model_kwargs)
@@ -410,7 +403,7 @@ def train_model(
             device_info(mixed, strategy.num_replicas_in_sync), int(model.count_params()),
         )
         history_rows = []
-    _write_json_atomic(out_dir / RECORD_FILE, record)
+    _write_json(out_dir / RECORD_FILE, record)
 
     session_start = time.perf_counter()
     initial_epoch = record["epochs_run"]
@@ -431,19 +424,27 @@ def train_model(
         )
     record["status"] = "finished"
     record["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    _write_json_atomic(out_dir / RECORD_FILE, record)
+    _write_json(out_dir / RECORD_FILE, record)
     return _result(out_dir, read_record(out_dir), trained=True)
 
 
 # ------------------------------------------------------------------------------------------------
 # Using a trained model
 # ------------------------------------------------------------------------------------------------
+def load_keras(path: str | Path, *, compile: bool = True) -> keras.Model:
+    """Load a ``.keras`` network (custom layers registered); a DataError names a missing or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingModelError(f"model file {path} does not exist (run train_model first?)")
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except Exception as err:  # noqa: BLE001  (Keras raises many types for a damaged file)
+        raise DataError(f"model file {path} is not a readable Keras model: {type(err).__name__}: {err}") from err
+
+
 def load_trained(out_dir: str | Path) -> keras.Model:
     """The best model (by validation accuracy) saved in a run folder."""
-    path = Path(out_dir) / BEST_MODEL_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no trained model here (run train_model first)")
-    return keras.models.load_model(path)
+    return load_keras(Path(out_dir) / BEST_MODEL_FILE)
 
 
 class CrossModelRetracingFilter(logging.Filter):
@@ -491,6 +492,6 @@ def clear_run(out_dir: str | Path) -> None:
 
 __all__ = [
     "TrainingResult", "RecipeCheckpoint", "learning_rate_for_epoch", "early_stopping_update",
-    "compile_for_recipe", "train_model", "load_trained", "predict_proba", "read_record", "read_history",
-    "package_versions", "device_info", "clear_run",
+    "compile_for_recipe", "train_model", "load_keras", "load_trained", "predict_proba", "read_record",
+    "read_history", "package_versions", "device_info", "clear_run",
 ]

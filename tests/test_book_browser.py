@@ -1,6 +1,6 @@
 """The published book in a real browser: every page renders, the interactive figures draw, nothing needs the network.
 
-The book is the quick profile's, built by ``glacier_utils.pipeline`` (``--pages-only``: the notebooks reuse the
+The book is the quick profile's, built by ``tools.pipeline`` (``--pages-only``: the notebooks reuse the
 networks trained earlier in the test run) unless its pages were executed and built after every source changed. Chromium is Debian's
 package (``.ci/run`` installs it); where it is missing these tests skip, unless ``GLACIER_REQUIRE_BROWSER=1``.
 Screenshots of every notebook page go to ``_build/screenshots/``.
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from glacier_utils import config, pipeline
+from glacier_utils import config
+from tools import pipeline
 
 pytestmark = pytest.mark.browser
 
@@ -80,7 +81,7 @@ def book_url():
     newest = newest_source_mtime()
     built = [pipeline.BUILD_STAMP] + [pipeline.executed_copy(p) for p in pipeline.executed_pages()]
     if not all(p.exists() and p.stat().st_mtime >= newest for p in built):
-        subprocess.run([sys.executable, "-m", "glacier_utils.pipeline", "--profile", "quick", "--pages-only"],
+        subprocess.run([sys.executable, "-m", "tools.pipeline", "--profile", "quick", "--pages-only"],
                        cwd=ROOT, check=True)
 
     class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -8,7 +8,8 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 
-from glacier_utils import config, diagrams  # noqa: E402
+from glacier_utils import config
+from tools import diagrams  # noqa: E402
 from glacier_utils.models import build_model  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Tests of glacier_utils.download against a local HTTP server on 127.0.0.1 (never the internet)."""
+"""Tests of glacier_utils.io.download against a local HTTP server on 127.0.0.1 (never the internet)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import zipfile
 import pooch
 import pytest
 
-from glacier_utils import download
+from glacier_utils.io import download
 from glacier_utils.errors import DataError
 
 CONTENT = b"glacier outlines 1986-2021\n" * 100

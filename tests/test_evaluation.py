@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from glacier_utils import evaluation
-from glacier_utils.synthetic import CLOUD_CODES, SURFACE_CODES
+from glacier_utils.config import CLOUD_CODES, SURFACE_CODES
 
 
 def _rate(table, condition):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glacier_utils import config, experiments, sources, tiles
+from glacier_utils import config, experiments, study, tiles
+from glacier_utils.io import sources
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +16,11 @@ def smoke_tiles():
 
 
 def test_scene_and_policy_name_the_tile_experiment():
-    assert experiments.experiment_name(1) == "scene1_grouped"
-    assert experiments.experiment_name(1, "paper") == "scene1_paper"
-    assert experiments.experiment_name(2) == "scene2"
+    assert study.experiment_name(1) == "scene1_grouped"
+    assert study.experiment_name(1, "paper") == "scene1_paper"
+    assert study.experiment_name(2) == "scene2"
     with pytest.raises(ValueError, match="scene is 1 or 2"):
-        experiments.experiment_name(3)
+        study.experiment_name(3)
 
 
 def test_missing_tile_dataset_points_at_notebook_01(data_dir):
@@ -28,10 +29,10 @@ def test_missing_tile_dataset_points_at_notebook_01(data_dir):
 
 
 def test_run_folders_are_per_profile_experiment_model_and_seed(data_dir):
-    path = experiments.run_folder("smoke", "unet", "scene2", 3)
+    path = study.RunPaths("smoke").training_run("unet", "scene2", 3)
     assert path == data_dir / "runs" / "smoke" / "models" / "scene2" / "unet_seed3"
     with pytest.raises(ValueError, match="m_landsnet"):
-        experiments.run_folder("smoke", "segformer", "scene2", 0)
+        study.RunPaths("smoke").training_run("segformer", "scene2", 0)
 
 
 def test_images_are_normalised_with_the_training_statistics_of_the_experiment(smoke_tiles):

@@ -9,8 +9,9 @@ import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 from affine import Affine
 
-from glacier_utils import config, inference
+from glacier_utils import cog, config, inference
 from glacier_utils.errors import DataError
+from glacier_utils.mosaic import mosaic_predictions
 
 keras = pytest.importorskip("keras")
 
@@ -128,7 +129,7 @@ def test_nodata_and_masked_pixels_are_carried_through_not_guessed(model):
                                       valid=~cloud)
         prob, mask = out["probability"].values, out["mask"].values
         np.testing.assert_array_equal(np.isnan(prob), expected_missing)
-        np.testing.assert_array_equal(mask == inference.MASK_NODATA, expected_missing)
+        np.testing.assert_array_equal(mask == config.LABEL_NODATA, expected_missing)
         assert set(np.unique(mask[~expected_missing])) <= {0, 1}
 
 
@@ -155,7 +156,7 @@ def test_prediction_keeps_grid_and_crs_and_writes_readable_cogs(model, tmp_path)
     assert out.rio.crs == scene.rio.crs
     assert out.rio.transform() == scene.rio.transform()
     assert out.attrs["wrs2"] == "138037"
-    paths = inference.write_prediction(out, tmp_path, "scene")
+    paths = cog.write_prediction(out, tmp_path, "scene")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scene_mask.tif", "scene_probability.tif"]
     with rasterio.open(paths["mask"]) as src:
         assert src.crs.to_epsg() == 32646
@@ -166,7 +167,7 @@ def test_prediction_keeps_grid_and_crs_and_writes_readable_cogs(model, tmp_path)
     with rasterio.open(paths["probability"]) as src:
         np.testing.assert_allclose(src.read(1), out["probability"].values, equal_nan=True)
     in_memory = out["mask"].compute()
-    written = inference.write_cog(in_memory, tmp_path / "in_memory_mask.tif")
+    written = cog.write_cog(in_memory, tmp_path / "in_memory_mask.tif")
     reread = rioxarray.open_rasterio(written).squeeze("band", drop=True)
     assert reread.rio.crs == scene.rio.crs
     np.testing.assert_array_equal(reread.values, in_memory.values)
@@ -194,7 +195,7 @@ def _prediction(x0, y0, n, mask_value, area, nodata_cols=0):
     import rioxarray  # noqa: F401
     from glacier_utils import config as cfg
     mask = np.full((n, n), mask_value, np.uint8)
-    mask[:, :nodata_cols] = inference.MASK_NODATA
+    mask[:, :nodata_cols] = config.LABEL_NODATA
     ds = xr.Dataset({"mask": (("y", "x"), mask), "probability": (("y", "x"), mask.astype("float32"))},
                     coords={"y": y0 - 30.0 * np.arange(n), "x": x0 + 30.0 * np.arange(n)}, attrs={"area": area})
     return ds.rio.write_crs(cfg.STUDY_CRS)
@@ -203,7 +204,7 @@ def _prediction(x0, y0, n, mask_value, area, nodata_cols=0):
 def test_mosaic_takes_each_pixel_from_the_nearest_frame_centre_and_counts_overlaps_once():
     west = _prediction(0.0, 0.0, 10, 1, "training")
     east = _prediction(150.0, 0.0, 10, 0, "testing_1")  # overlaps west by 5 columns
-    mosaic = inference.mosaic_predictions([west, east])
+    mosaic = mosaic_predictions([west, east])
     assert mosaic.sizes == {"y": 10, "x": 15}
     row = mosaic["mask"].values[0]
     assert row[:7].tolist() == [1] * 7 and row[8:].tolist() == [0] * 7  # split in the overlap's middle
@@ -214,6 +215,6 @@ def test_mosaic_takes_each_pixel_from_the_nearest_frame_centre_and_counts_overla
 def test_mosaic_fills_one_frames_nodata_from_its_neighbour():
     west = _prediction(0.0, 0.0, 10, 1, "training", nodata_cols=0)
     east = _prediction(150.0, 0.0, 10, 0, "testing_1", nodata_cols=5)  # its overlap half is nodata
-    mosaic = inference.mosaic_predictions([west, east])
+    mosaic = mosaic_predictions([west, east])
     assert mosaic["mask"].values[0, :10].tolist() == [1] * 10
     assert (mosaic["scene_index"].values[:, :10] == 0).all()

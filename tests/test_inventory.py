@@ -1,4 +1,4 @@
-"""Tests of glacier_utils.inventory: reading RGI/SCGI/GLIMS, repair, reprojection, rasterisation, bad input."""
+"""Tests of glacier_utils.io.inventory: reading RGI/SCGI/GLIMS, repair, reprojection, rasterisation, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import xarray as xr
 from shapely.geometry import LineString, Polygon, box
 
 from _level1_fixtures import write_scene
-from glacier_utils import config, inventory, landsat
+from glacier_utils import config
+from glacier_utils.io import inventory, landsat
 from glacier_utils.errors import DataError
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")

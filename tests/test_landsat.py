@@ -1,4 +1,4 @@
-"""Tests of glacier_utils.landsat: MTL parsing, band mapping, lazy reading, TOA, QA masks, bad input."""
+"""Tests of glacier_utils.io.landsat: MTL parsing, band mapping, lazy reading, TOA, QA masks, bad input."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from _level1_fixtures import (
     K1_B6, K2_B6, RADIANCE_ADD_B6, RADIANCE_MULT_B6, REFLECTANCE_ADD, REFLECTANCE_MULT, SUN_ELEVATION,
     band_values, write_band, write_scene,
 )
-from glacier_utils import config, landsat
+from glacier_utils import config
+from glacier_utils.io import landsat, radiometry
 from glacier_utils.errors import DataError
 
 TM_FOLDER = "landsat5_tm_p224r063_1988"
@@ -72,7 +73,7 @@ def test_real_tm_scene_is_read_lazily_with_dask(real_data_dir):
 @pytest.mark.real
 def test_real_tm_toa_reflectance_matches_chander_2009_and_is_physical(real_data_dir):
     scene = landsat.read_scene(real_data_dir / TM_FOLDER)
-    toa = landsat.toa(scene).compute()
+    toa = radiometry.toa(scene).compute()
     reflective = toa.sel(band=[1, 2, 3, 4, 5, 7]).values
     assert np.nanmin(reflective) > -0.05 and np.nanmax(reflective) < 1.2
     temperature = toa.sel(band=6).values
@@ -91,9 +92,9 @@ def test_real_tm_toa_reflectance_matches_chander_2009_and_is_physical(real_data_
 
 def test_earth_sun_distance_follows_published_table():
     # Chander et al. (2009) Table 6: day 1 -> 0.98331, day 182 -> 1.01667, day 274 -> 1.00108
-    assert landsat.earth_sun_distance("2001-01-01") == pytest.approx(0.98331, abs=3e-4)
-    assert landsat.earth_sun_distance("2001-07-01") == pytest.approx(1.01667, abs=3e-4)
-    assert landsat.earth_sun_distance("2001-10-01") == pytest.approx(1.00108, abs=3e-4)
+    assert radiometry.earth_sun_distance("2001-01-01") == pytest.approx(0.98331, abs=3e-4)
+    assert radiometry.earth_sun_distance("2001-07-01") == pytest.approx(1.01667, abs=3e-4)
+    assert radiometry.earth_sun_distance("2001-10-01") == pytest.approx(1.00108, abs=3e-4)
 
 
 # ------------------------------------------------------------------------------------------
@@ -119,7 +120,7 @@ def test_real_oli_bands_without_mtl_map_to_tm_order_and_flag_missing_metadata(re
 def test_real_oli_toa_without_mtl_names_the_folder(real_data_dir):
     scene = landsat.read_scene(real_data_dir / OLI_FOLDER, sensor="OLI")
     with pytest.raises(DataError, match="MTL.*landsat8_oli_elkton"):
-        landsat.toa(scene)
+        radiometry.toa(scene)
     with pytest.raises(DataError, match="no \\*_MTL.txt.*landsat8_oli_elkton"):
         landsat.read_scene(real_data_dir / OLI_FOLDER, sensor="OLI", require_mtl=True)
 
@@ -191,7 +192,7 @@ def test_collection2_tm_scene_reads_with_metadata_and_exact_toa(tmp_path):
     assert scene.attrs["cloud_cover"] == pytest.approx(3.0)
     assert scene.attrs["product_id"].startswith("LT05_L1TP_137037_20070919")
     assert scene["dn"].attrs["nodata"] == 0  # no nodata tag: the Level-1 fill value
-    toa = landsat.toa(scene)
+    toa = radiometry.toa(scene)
     dn2 = band_values(2, (40, 50)).astype(float)
     expected = (REFLECTANCE_MULT * dn2 + REFLECTANCE_ADD) / math.sin(math.radians(SUN_ELEVATION))
     np.testing.assert_allclose(toa.sel(band=2).values, expected, rtol=1e-5)
@@ -350,10 +351,10 @@ def test_an_oli_scene_becomes_the_dn_tm_would_record_of_the_same_ground():
     tm = synthetic.simulate_scene(region, "137037", "2011-08-15")
     oli = synthetic.simulate_scene(region, "137037", "2013-08-15")
     assert oli["dn"].dtype == np.uint16
-    harmonised = landsat.tm_equivalent_dn(oli)
+    harmonised = radiometry.tm_equivalent_dn(oli)
     assert harmonised["dn"].dtype == np.uint8 and harmonised.attrs["sensor"] == "TM"
     for surface in ("rock", "clean_ice"):
-        code = synthetic.SURFACE_CODES[surface]
+        code = config.SURFACE_CODES[surface]
         in_tm = (tm["surface"].values == code) & (tm["cloud"].values == 0)
         in_oli = (oli["surface"].values == code) & (oli["cloud"].values == 0)
         for band in (1, 3, 4, 5, 6, 7):
@@ -369,6 +370,6 @@ def test_tm_scenes_pass_through_harmonisation_unchanged_and_unknown_sensors_are_
 
     region = synthetic.generate_region("smoke", seed=3)
     tm = synthetic.simulate_scene(region, "137037", "2007-08-15")
-    assert landsat.tm_equivalent_dn(tm) is tm
+    assert radiometry.tm_equivalent_dn(tm) is tm
     with pytest.raises(DataError, match="unknown sensor"):
-        landsat.tm_equivalent_dn(tm.assign_attrs(sensor="MSS"))
+        radiometry.tm_equivalent_dn(tm.assign_attrs(sensor="MSS"))

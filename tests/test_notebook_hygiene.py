@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from glacier_utils import config, pipeline
+from glacier_utils import config
+from tools import pipeline
 
 ROOT = config.PROJECT_ROOT
 

@@ -8,7 +8,8 @@ import os
 import nbformat
 import pytest
 
-from glacier_utils import config, pipeline
+from glacier_utils import config
+from tools import pipeline
 
 
 def test_quick_plan_passes_no_parameters_to_the_single_run_notebooks():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glacier_utils import config, outlines, sources, synthetic
+from glacier_utils import config, outlines, synthetic
+from glacier_utils.io import sources
 from glacier_utils.errors import DataError
 
 

@@ -1,4 +1,4 @@
-"""Tests of glacier_utils.stac on a local static STAC catalogue built over fixture GeoTIFFs (no network)."""
+"""Tests of glacier_utils.io.stac on a local static STAC catalogue built over fixture GeoTIFFs (no network)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pystac
 import pytest
 
 from _level1_fixtures import band_values, write_scene
-from glacier_utils import config, stac
+from glacier_utils import config
+from glacier_utils.io import stac
 from glacier_utils.errors import DataError
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
@@ -111,7 +112,7 @@ def test_least_cloudy_per_period_adds_a_second_image_only_when_the_first_is_clou
 
 
 def test_loaded_item_matches_the_folder_reader(catalog_path):
-    from glacier_utils import landsat
+    from glacier_utils.io import landsat, radiometry
 
     for date, keys in (("1988-10-16", "common"), ("1987-08-20", "B")):
         item = next(it for it in stac.search(catalog_path, 137, 37) if it.datetime.date().isoformat() == date)
@@ -124,7 +125,7 @@ def test_loaded_item_matches_the_folder_reader(catalog_path):
         assert scene["dn"].rio.crs.to_epsg() == 32646
         # the MTL asset makes TOA available, with the same numbers as the folder reader
         folder_scene = landsat.read_scene(Path(scene.attrs["mtl_path"]).parent)
-        np.testing.assert_allclose(landsat.toa(scene).values, landsat.toa(folder_scene).values)
+        np.testing.assert_allclose(radiometry.toa(scene).values, radiometry.toa(folder_scene).values)
 
 
 def test_oli_item_assets_map_to_tm_equivalent_bands(catalog_path):

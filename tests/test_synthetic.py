@@ -10,8 +10,10 @@ import pytest
 import rasterio
 from scipy import ndimage
 
-from glacier_utils import config, spectra
+from glacier_utils import config
 from glacier_utils import synthetic as syn
+from glacier_utils.io import radiometry
+from glacier_utils.synthetic.region import _frame_mask
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +66,9 @@ def test_layout_follows_wrs2_geometry_and_30m_grid():
 
 
 def test_every_owned_pixel_belongs_to_exactly_one_area_and_a_covering_frame(smoke_region):
-    owned = smoke_region.area_index != syn.CODE_NODATA
+    owned = smoke_region.area_index != config.LABEL_NODATA
     covered = np.zeros(smoke_region.shape, dtype=bool)
-    frame = syn._frame_mask(smoke_region.scene_px)
+    frame = _frame_mask(smoke_region.scene_px)
     s = smoke_region.scene_px
     for wrs2, (r, c) in smoke_region.scene_origins.items():
         covered[r:r + s, c:c + s] |= frame
@@ -77,7 +79,7 @@ def test_every_owned_pixel_belongs_to_exactly_one_area_and_a_covering_frame(smok
 # ---- truth bookkeeping ---------------------------------------------------------------------
 def test_label_is_exactly_the_glacier_surface_classes(quick_training_scenes):
     for scene in quick_training_scenes:
-        valid = scene.label.values != syn.LABEL_NODATA
+        valid = scene.label.values != config.LABEL_NODATA
         glacier_surface = np.isin(scene.surface.values, syn.GLACIER_SURFACES)
         np.testing.assert_array_equal(scene.label.values[valid] == 1, glacier_surface[valid])
 
@@ -134,7 +136,7 @@ def _ratio_f1_per_threshold(scenes):
         dn = scene.dn.values.astype(np.float64)
         ratio = dn[2] / np.maximum(dn[4], 1.0)
         ratio = ndimage.grey_closing(ndimage.grey_opening(ratio, size=5), size=5)
-        valid = scene.label.values != syn.LABEL_NODATA
+        valid = scene.label.values != config.LABEL_NODATA
         truth = scene.label.values == 1
         for i, t in enumerate(thresholds):
             pred = ratio > t
@@ -170,12 +172,12 @@ def test_snow_and_water_make_false_positives_cloud_and_debris_make_misses(quick_
         surface, cloud = scene.surface.values, scene.cloud.values
         clear = cloud == 0
         for name in pos:
-            m = (surface == syn.SURFACE_CODES[name]) & clear
+            m = (surface == config.SURFACE_CODES[name]) & clear
             pos[name][0] += np.sum(pred & m)
             pos[name][1] += np.sum(m)
         for name, m in (("thick", (cloud == 2) & (scene.label.values == 1)),
-                        ("debris", (surface == syn.SURFACE_CODES["debris_ice"]) & clear),
-                        ("clear_ice", (surface == syn.SURFACE_CODES["clean_ice"]) & clear)):
+                        ("debris", (surface == config.SURFACE_CODES["debris_ice"]) & clear),
+                        ("clear_ice", (surface == config.SURFACE_CODES["clean_ice"]) & clear)):
             miss[name][0] += np.sum(~pred & m)
             miss[name][1] += np.sum(m)
     rate = {k: a / b for k, (a, b) in {**pos, **miss}.items()}
@@ -207,7 +209,7 @@ def test_scene_follows_the_data_contract(smoke_region):
     assert attrs["sensor"] == "TM" and attrs["period"] == config.period_of_year(2009)
     assert 40 < attrs["sun_elevation"] < 75 and 90 < attrs["sun_azimuth"] < 180
     assert 0 <= attrs["cloud_cover"] <= 100
-    fill = scene.label.values == syn.LABEL_NODATA
+    fill = scene.label.values == config.LABEL_NODATA
     assert 0 < fill.mean() < 0.2
     assert (scene.dn.values[:, fill] == 0).all() and (scene.dn.values[:, ~fill] >= 1).all()
     assert set(np.unique(scene.label.values)) <= {0, 1, 255}
@@ -215,14 +217,14 @@ def test_scene_follows_the_data_contract(smoke_region):
 
 def test_bright_snow_saturates_tm_visible_bands(quick_training_scenes):
     scene = next(s for s in quick_training_scenes if s.attrs["wrs2"] == "138037")
-    firn = (scene.surface.values == syn.SURFACE_CODES["firn"]) & (scene.cloud.values == 0)
+    firn = (scene.surface.values == config.SURFACE_CODES["firn"]) & (scene.cloud.values == 0)
     assert np.mean(scene.dn.sel(band=1).values[firn] == 255) > 0.3
 
 
 def test_oli_scenes_from_2013_are_uint16(smoke_region):
     scene = syn.simulate_scene(smoke_region, "137037", "2016-08-10")
     assert scene.attrs["sensor"] == "OLI" and scene.dn.dtype == np.uint16
-    valid = scene.label.values != syn.LABEL_NODATA
+    valid = scene.label.values != config.LABEL_NODATA
     assert scene.dn.values[:, valid].max() > 255
     # DN -> TOA reflectance with the MTL scaling gives physical values.
     rho = (scene.dn.sel(band=3).values[valid] * 2e-5 - 0.1) / np.sin(np.radians(scene.attrs["sun_elevation"]))
@@ -302,7 +304,7 @@ def test_write_level1_writes_collection2_files_and_mtl(tmp_path, smoke_region):
         assert f"    {key} = " in text, key
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
     # The MTL gain/bias are Chander et al. (2009) for a post-2003 TM acquisition.
-    gain, bias = spectra.tm_gain_bias("2007-05-05")
+    gain, bias = radiometry.tm_gain_bias("2007-05-05")
     value = float(text.split("RADIANCE_MULT_BAND_3 = ")[1].split()[0])
     assert value == pytest.approx((264.0 + 1.17) / 254.0, rel=1e-3) == pytest.approx(gain[2], rel=1e-3)
 
@@ -321,17 +323,17 @@ def test_write_level1_oli_uses_oli_band_files(tmp_path, smoke_region):
 # ---- spectra -------------------------------------------------------------------------------
 def test_planck_and_brightness_temperature_are_inverse():
     t = np.array([240.0, 273.15, 300.0])
-    radiance = spectra.planck_radiance(t, spectra.TM_K1, spectra.TM_K2)
-    np.testing.assert_allclose(spectra.brightness_temperature(radiance, spectra.TM_K1, spectra.TM_K2), t)
+    radiance = radiometry.planck_radiance(t, radiometry.TM_K1, radiometry.TM_K2)
+    np.testing.assert_allclose(radiometry.brightness_temperature(radiance, radiometry.TM_K1, radiometry.TM_K2), t)
 
 
 def test_sun_position_is_plausible_for_a_landsat_morning():
-    elev, az = spectra.sun_position("2007-06-21", 33.0, solar_hour=10.2)
+    elev, az = syn.sun_position("2007-06-21", 33.0, solar_hour=10.2)
     # Independent spherical trigonometry: declination 23.44 deg, hour angle -27 deg.
     lat, dec, ha = np.radians([33.0, 23.44, -27.0])
     expected = np.degrees(np.arcsin(np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(ha)))
     assert elev == pytest.approx(expected, abs=0.3) and 90 < az < 140
-    elev_winter, _ = spectra.sun_position("2007-12-21", 33.0)
+    elev_winter, _ = syn.sun_position("2007-12-21", 33.0)
     assert elev_winter < 35
-    assert spectra.earth_sun_distance("2007-01-03") == pytest.approx(0.9833, abs=2e-3)
-    assert spectra.earth_sun_distance("2007-07-04") == pytest.approx(1.0167, abs=2e-3)
+    assert radiometry.earth_sun_distance("2007-01-03") == pytest.approx(0.9833, abs=2e-3)
+    assert radiometry.earth_sun_distance("2007-07-04") == pytest.approx(1.0167, abs=2e-3)

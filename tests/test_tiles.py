@@ -8,7 +8,8 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from pyproj import CRS
 
-from glacier_utils import config, tiles
+from glacier_utils import config, study, tiles
+from glacier_utils.training_data import make_tf_dataset
 
 TILE = 16
 T_M = TILE * config.PIXEL_SIZE_M  # tile side in metres
@@ -252,7 +253,7 @@ def test_scene1_splits_partition_the_samples_in_the_papers_proportions(prepared)
 
 
 def test_same_seed_same_split_and_another_seed_a_different_one(prepared):
-    for policy in tiles.SPLIT_POLICIES:
+    for policy in study.SPLIT_POLICIES:
         a = tiles.split_scene1(prepared, policy, seed=11)
         b = tiles.split_scene1(prepared, policy, seed=11)
         c = tiles.split_scene1(prepared, policy, seed=12)
@@ -291,7 +292,7 @@ def test_scene2_overlap_locations_are_dropped_from_training_by_default(prepared)
 
 
 def test_normalisation_stats_are_computed_on_training_samples_only(prepared):
-    for experiment in tiles.EXPERIMENTS:
+    for experiment in study.EXPERIMENTS:
         train = tiles.split_indices(prepared, experiment)["train"]
         pixels = prepared["image"].values[train].reshape(-1, 7).astype(np.float64)
         mean, std = tiles.normalisation_stats(prepared, experiment)
@@ -347,7 +348,7 @@ def test_save_and_load_round_trip_keeps_data_crs_and_metadata(prepared, tmp_path
     assert CRS.from_user_input(back.rio.crs) == CRS.from_user_input(config.STUDY_CRS)
     assert back.attrs["tile_px"] == TILE and back.attrs["seed"] == 7
     assert back["surface"].attrs["codes"] == {"1": "ice", "2": "rock"}
-    for experiment in tiles.EXPERIMENTS:
+    for experiment in study.EXPERIMENTS:
         for key, idx in tiles.split_indices(back, experiment).items():
             np.testing.assert_array_equal(idx, tiles.split_indices(prepared, experiment)[key])
 
@@ -371,7 +372,7 @@ def test_tf_dataset_yields_normalised_float32_images_and_int32_labels(prepared):
     tf = pytest.importorskip("tensorflow")
     train = tiles.split_indices(prepared, "scene1_grouped")["train"]
     mean, std = tiles.normalisation_stats(prepared, "scene1_grouped")
-    ds = tiles.make_tf_dataset(prepared, train[:10], "scene1_grouped", batch_size=4, shuffle=False)
+    ds = make_tf_dataset(prepared, train[:10], "scene1_grouped", batch_size=4, shuffle=False)
     batches = list(ds)
     assert [b[0].shape[0] for b in batches] == [4, 4, 2]
     x, y = batches[0]
@@ -380,12 +381,12 @@ def test_tf_dataset_yields_normalised_float32_images_and_int32_labels(prepared):
     expected = (prepared["image"].values[train[:4]].astype(np.float64) - mean) / std
     np.testing.assert_allclose(x.numpy(), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(y.numpy(), prepared["label"].values[train[:4]])
-    first = [b[1].numpy() for b in tiles.make_tf_dataset(prepared, train, (mean, std), 4, seed=5)]
-    again = [b[1].numpy() for b in tiles.make_tf_dataset(prepared, train, (mean, std), 4, seed=5)]
-    other = [b[1].numpy() for b in tiles.make_tf_dataset(prepared, train, (mean, std), 4, seed=6)]
+    first = [b[1].numpy() for b in make_tf_dataset(prepared, train, (mean, std), 4, seed=5)]
+    again = [b[1].numpy() for b in make_tf_dataset(prepared, train, (mean, std), 4, seed=5)]
+    other = [b[1].numpy() for b in make_tf_dataset(prepared, train, (mean, std), 4, seed=6)]
     np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
     assert not np.array_equal(np.concatenate(first), np.concatenate(other))
-    repeated = tiles.make_tf_dataset(prepared, train[:3], (mean, std), 2, repeat=True)
+    repeated = make_tf_dataset(prepared, train[:3], (mean, std), 2, repeat=True)
     assert len(list(repeated.take(5))) == 5
 
 

@@ -2,10 +2,10 @@
 
 >>> model = build_model("m_landsnet", n_bands=7, base_filters=8)
 
-Every builder takes ``n_bands``, ``tile_px`` (None: any input side divisible by 16) and
-``base_filters`` (the width multiplier: the first stage's filters; deeper stages double it) and
-returns an uncompiled ``keras.Model`` with a 2-class softmax output of shape (b, h, w, 2).
-Names follow :data:`glacier_utils.config.MODEL_NAMES`.
+Every builder takes ``n_bands``, ``tile_px`` (None: any input side divisible by
+``config.SIDE_MULTIPLE``, 16) and ``base_filters`` (the width multiplier: the first stage's filters;
+deeper stages double it) and returns an uncompiled ``keras.Model`` with a 2-class softmax output
+of shape (b, h, w, 2). Names follow :data:`glacier_utils.config.MODEL_NAMES`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from collections.abc import Callable
 
 import keras
 
-from .. import config
-from .blocks import SIDE_MULTIPLE, MaxPoolingWithArgmax2D, MaxUnpooling2D, SelfAttention2D
-from .glaciernet import build_glaciernet
-from .landsnet import LANDSNET_RATES, M_LANDSNET_RATES, build_landsnet, build_m_landsnet
-from .saunet import build_saunet
-from .unet import build_unet
-from .unet_cse import build_unet_cse
-from .unetpp import build_unetpp
+from glacier_utils import config
+from glacier_utils.models.blocks import MaxPoolingWithArgmax2D, MaxUnpooling2D, SelfAttention2D
+from glacier_utils.models.glaciernet import build_glaciernet
+from glacier_utils.models.landsnet import LANDSNET_RATES, M_LANDSNET_RATES, build_landsnet, build_m_landsnet
+from glacier_utils.models.saunet import build_saunet
+from glacier_utils.models.unet import build_unet
+from glacier_utils.models.unet_cse import build_unet_cse
+from glacier_utils.models.unetpp import build_unetpp
 
 #: Registry: model name (config.MODEL_NAMES) -> builder.
 MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
@@ -36,7 +36,7 @@ MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
 assert tuple(MODEL_BUILDERS) == config.MODEL_NAMES, "registry and config.MODEL_NAMES disagree"
 
 __all__ = [
-    "MODEL_BUILDERS", "SIDE_MULTIPLE", "LANDSNET_RATES", "M_LANDSNET_RATES", "build_model",
+    "MODEL_BUILDERS", "LANDSNET_RATES", "M_LANDSNET_RATES", "build_model",
     "count_params", "parameter_table", "SelfAttention2D", "MaxPoolingWithArgmax2D", "MaxUnpooling2D",
 ]
 
@@ -57,8 +57,8 @@ def build_model(
     _check_positive_int(base_filters, "base_filters")
     if tile_px is not None:
         _check_positive_int(tile_px, "tile_px")
-        if tile_px % SIDE_MULTIPLE:
-            raise ValueError(f"tile_px={tile_px}: the networks need a side divisible by {SIDE_MULTIPLE}")
+        if tile_px % config.SIDE_MULTIPLE:
+            raise ValueError(f"tile_px={tile_px}: the networks need a side divisible by {config.SIDE_MULTIPLE}")
     return MODEL_BUILDERS[name](n_bands=n_bands, tile_px=tile_px, base_filters=base_filters, **kw)
 
 
@@ -71,7 +71,7 @@ def count_params(name: str, profile: str | config.Profile = "paper", n_bands: in
 
 def parameter_table(profile: str | config.Profile = "paper", n_bands: int = config.N_BANDS):
     """A DataFrame of every network's parameter count at ``profile``'s width (for the book)."""
-    import pandas as pd
+    import pandas as pd  # deferred: only this table needs pandas, building networks does not
 
     prof = config.get_profile(profile)
     rows = [

@@ -13,17 +13,13 @@ The three custom layers (:class:`SelfAttention2D`, :class:`MaxPoolingWithArgmax2
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
 
 #: Paper §II-G: "the glorot normal initializer [46] was adopted to initialize weights".
 KERNEL_INIT = "glorot_normal"
 #: Number of output classes: 0 = not glacier, 1 = glacier (2-class softmax, paper §II-G step 4).
 N_CLASSES = 2
-#: Every network needs its input side divisible by this (four 2x2 poolings at most).
-SIDE_MULTIPLE = 16
-
-
-
 #: BatchNorm moving-average momentum. Keras's 0.99 needs hundreds of steps before the inference
 #: statistics match the batch statistics; a small training set (the quick profile's Scene 2 has 8
 #: batches an epoch) then validates a network on stale statistics and early stopping never sees it
@@ -178,8 +174,6 @@ class MaxPoolingWithArgmax2D(layers.Layer):
     """
 
     def call(self, x):
-        import tensorflow as tf
-
         pooled, argmax = tf.nn.max_pool_with_argmax(
             x, ksize=2, strides=2, padding="SAME", include_batch_in_index=True,
         )
@@ -201,8 +195,6 @@ class MaxUnpooling2D(layers.Layer):
     """
 
     def call(self, inputs):
-        import tensorflow as tf
-
         values, argmax = inputs
         shape = tf.shape(values, out_type=tf.int64)
         out_shape = tf.stack([shape[0], shape[1] * 2, shape[2] * 2, shape[3]])

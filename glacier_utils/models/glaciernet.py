@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import keras
 
-from .blocks import MaxPoolingWithArgmax2D, MaxUnpooling2D, conv_bn_relu, model_input, softmax_head
+from glacier_utils.models.blocks import MaxPoolingWithArgmax2D, MaxUnpooling2D, conv_bn_relu, model_input, softmax_head
 
 DEPTH = 4
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import KERNEL_INIT, attention_gate, batch_norm, max_pool, model_input, res_block, softmax_head
+from glacier_utils.models.blocks import KERNEL_INIT, attention_gate, batch_norm, max_pool, model_input, res_block, softmax_head
 
 #: Dilation rates of the multiscale fusion (paper §II-G, Fig. 4 caption).
 LANDSNET_RATES: tuple[int, int, int] = (2, 4, 6)

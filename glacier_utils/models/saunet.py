@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import keras
 
-from .blocks import SelfAttention2D, model_input, softmax_head
-from .unet import unet_backbone
+from glacier_utils.models.blocks import SelfAttention2D, model_input, softmax_head
+from glacier_utils.models.unet import unet_backbone
 
 
 def build_saunet(

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-from .blocks import double_conv, max_pool, model_input, softmax_head, up_conv
+from glacier_utils.models.blocks import double_conv, max_pool, model_input, softmax_head, up_conv
 
 #: Number of 2x2 poolings of the U-Net family.
 DEPTH = 4

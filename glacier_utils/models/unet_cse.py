@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import keras
 
-from .blocks import channel_squeeze_excitation, model_input, softmax_head
-from .unet import unet_backbone
+from glacier_utils.models.blocks import channel_squeeze_excitation, model_input, softmax_head
+from glacier_utils.models.unet import unet_backbone
 
 
 def build_unet_cse(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import double_conv, max_pool, model_input, softmax_head, up_conv
+from glacier_utils.models.blocks import double_conv, max_pool, model_input, softmax_head, up_conv
 
 DEPTH = 4
 

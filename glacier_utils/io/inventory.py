@@ -37,6 +37,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from glacier_utils import config
 from glacier_utils.errors import DataError
+from glacier_utils.io import landsat
 
 __all__ = [
     "COMMON_COLUMNS",
@@ -316,13 +317,11 @@ def rasterize_inventory(
     ) if overlapping else np.zeros(shape, dtype="uint8")
     label = xr.DataArray(burnt, coords={"y": template["y"].values, "x": template["x"].values}, dims=("y", "x"))
     if mask_nodata and isinstance(like, xr.Dataset) and "dn" in like:
-        from glacier_utils.landsat import valid_mask  # local: landsat imports rasterio/rioxarray only when needed
-
-        label = label.where(np.asarray(valid_mask(like["dn"])), 255).astype("uint8")
-    label.attrs = {"nodata": 255, "long_name": "glacier label (1 glacier, 0 not glacier, 255 nodata)",
+        label = label.where(np.asarray(landsat.valid_mask(like["dn"])), config.LABEL_NODATA).astype("uint8")
+    label.attrs = {"nodata": config.LABEL_NODATA, "long_name": "glacier label (1 glacier, 0 not glacier, 255 nodata)",
                    "all_touched": int(all_touched), "source": str(source)}
     label.name = "label"
-    return label.rio.write_crs(crs).rio.write_transform(transform).rio.write_nodata(255, encoded=False)
+    return label.rio.write_crs(crs).rio.write_transform(transform).rio.write_nodata(config.LABEL_NODATA, encoded=False)
 
 
 def label_scene(scene: xr.Dataset, gdf: gpd.GeoDataFrame, **kwargs) -> xr.Dataset:

@@ -14,16 +14,15 @@ from pathlib import Path
 import xarray as xr
 from tqdm.auto import tqdm
 
-from glacier_utils import config
+from glacier_utils import config, synthetic
 from glacier_utils.errors import DataError
+from glacier_utils.io import inventory, landsat, stac
 
 SOURCES: tuple[str, ...] = ("synthetic", "local", "stac")
 
 
 def synthetic_training_scenes(profile: str | config.Profile = "quick", seed: int | None = None) -> list[xr.Dataset]:
     """The synthetic region's Table I acquisitions (the images the paper trained on)."""
-    from glacier_utils import synthetic
-
     region = synthetic.generate_region(profile, seed=seed)  # seed None: the profile's data seed
     return [synthetic.simulate_scene(region, wrs2, date)
             for wrs2, date in tqdm(synthetic.training_acquisitions(region), desc="simulating scenes", leave=False)]
@@ -44,16 +43,12 @@ def _with_area(scene: xr.Dataset, areas: Mapping[str, str] | None, origin: str) 
 
 def read_glaciers(inventory_path: str | os.PathLike):
     """Read and validate a glacier inventory once, for labelling every scene of a source."""
-    from glacier_utils import inventory
-
     glaciers, _ = inventory.validate_inventory(inventory.read_inventory(inventory_path))
     return glaciers
 
 
 def label_with_inventory(scene: xr.Dataset, glaciers, *, all_touched: bool = False) -> xr.Dataset:
     """Put ``scene`` on the study grid and rasterise the glacier outlines (a GeoDataFrame) onto it as ``label``."""
-    from glacier_utils import inventory, landsat
-
     if scene["dn"].rio.crs is None or scene["dn"].rio.crs.to_string() != config.STUDY_CRS:
         scene = landsat.reproject_scene(scene, config.STUDY_CRS)
     return inventory.label_scene(scene, glaciers, all_touched=all_touched)  # rasterising reprojects the outlines
@@ -62,8 +57,6 @@ def label_with_inventory(scene: xr.Dataset, glaciers, *, all_touched: bool = Fal
 def local_scenes(scene_paths: Iterable[str | os.PathLike], inventory_path: str | os.PathLike, *,
                  areas: Mapping[str, str] | None = None) -> list[xr.Dataset]:
     """Landsat Level-1 folders (``*_B<n>.TIF`` + MTL) on disk, labelled with a glacier inventory file."""
-    from glacier_utils import landsat
-
     paths = [Path(p) for p in scene_paths]
     if not paths:
         raise ValueError("source='local' needs scene_paths: one Landsat Level-1 folder per acquisition")
@@ -81,8 +74,6 @@ def stac_scenes(catalog: str, wrs2_ids: Sequence[str], inventory_path: str | os.
                 start: str = "2006-01-01", end: str = "2010-12-31", max_cloud: float = 30.0,
                 areas: Mapping[str, str] | None = None) -> list[xr.Dataset]:
     """The least-cloudy acquisition per WRS-2 tile in a date window from a STAC catalogue (URL or local file)."""
-    from glacier_utils import stac
-
     source = stac.open_catalog(catalog)
     glaciers = read_glaciers(inventory_path)
     scenes = []

@@ -14,10 +14,13 @@ import dataclasses
 import math
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from glacier_utils import config
+from glacier_utils._atomic import atomic_path
+from glacier_utils.models import build_model
 
 #: Layers folded into the mark of the layer they follow.
 FOLDED = {"BatchNormalization", "Activation", "ReLU", "Dropout", "SpatialDropout2D"}
@@ -96,10 +99,6 @@ def layer_graph(model) -> LayerGraph:
 
 def draw_architecture(name: str, ax=None, tile_px: int = 64, n_bands: int = config.N_BANDS):
     """Draw one network of the registry (structure only: widths do not change the drawing); returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    from glacier_utils.models import build_model
-
     graph = layer_graph(build_model(name, n_bands=n_bands, tile_px=tile_px, base_filters=4))
     nodes = graph.nodes.set_index("name")
     if ax is None:
@@ -133,16 +132,13 @@ def draw_architecture(name: str, ax=None, tile_px: int = 64, n_bands: int = conf
 
 def write_architecture_figures(folder: Path) -> list[Path]:
     """Write one PNG per network of the registry into ``folder`` (the book's staging tree); returns the paths."""
-    import matplotlib.pyplot as plt
-
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in config.MODEL_NAMES:
         figure = draw_architecture(name)
         path = folder / f"{name}.png"
-        tmp = path.with_name(path.name + ".tmp.png")
-        figure.savefig(tmp, dpi=130, bbox_inches="tight")
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, dpi=130, bbox_inches="tight")
         plt.close(figure)
-        tmp.replace(path)
         paths.append(path)
     return paths

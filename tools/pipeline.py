@@ -1,6 +1,6 @@
 """Run the study end to end: execute the notebooks with papermill in order, then build the book.
 
-``python -m glacier_utils.pipeline --profile quick`` is what the README's first command runs. The
+``python -m tools.pipeline --profile quick`` is what the README's first command runs. The
 committed notebooks are never written to: papermill writes executed copies under
 ``_build/executed/`` and the book is built from a staging tree (``_build/source``) that mirrors the
 repository's layout, so each page's Colab/Kaggle link still points at ``notebooks/<name>.ipynb``.
@@ -11,6 +11,7 @@ to redo it.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import dataclasses
 import json
@@ -23,9 +24,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import nbformat
 import pandas as pd
+import panel
+import papermill as pm
 
-from glacier_utils import config
+from glacier_utils import config, study
+from glacier_utils._atomic import write_text
 
 NOTEBOOK_DIR = config.PROJECT_ROOT / "notebooks"
 #: The results chapter: a notebook that gathers what notebooks 02-05 wrote, run after them.
@@ -69,9 +74,7 @@ def executed_copy(page: Path) -> Path:
 
 def notebook_defaults(path: Path) -> dict:
     """The values of a notebook's ``parameters`` cell, as papermill reads them."""
-    import ast
 
-    import papermill as pm  # imported here: the package must import without the notebook stack
 
     return {name: ast.literal_eval(p["default"]) for name, p in pm.inspect_notebook(str(path)).items()}
 
@@ -128,7 +131,6 @@ def inline_figures():
 
 def execute(runs: Sequence[NotebookRun]) -> pd.DataFrame:
     """Execute the runs in order with papermill; returns one row per run with its wall time in seconds."""
-    import papermill as pm  # imported here: the package must import without the notebook stack
 
     rows = []
     for i, run in enumerate(runs, 1):
@@ -152,7 +154,7 @@ def stage_book() -> Path:
     missing = [p.name for p in executed_pages() if not executed_copy(p).exists()]
     if missing:
         raise FileNotFoundError(f"no executed copy of {', '.join(missing)} under {EXECUTED_DIR}: "
-                                "run the notebooks first (python -m glacier_utils.pipeline without --build-only)")
+                                "run the notebooks first (python -m tools.pipeline without --build-only)")
     if STAGING_DIR.exists():
         shutil.rmtree(STAGING_DIR)
     STAGING_DIR.mkdir(parents=True)
@@ -164,7 +166,7 @@ def stage_book() -> Path:
         staged.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(executed_copy(page), staged)
     vendor_panel_assets(STAGING_DIR)
-    from glacier_utils import diagrams  # imports TensorFlow: only when a book is built
+    from tools import diagrams  # imports TensorFlow: only when a book is built
 
     diagrams.write_architecture_figures(STAGING_DIR / NETWORK_FIGURES)
     return STAGING_DIR
@@ -181,7 +183,6 @@ def vendor_panel_assets(source: Path) -> list[Path]:
     Done here rather than with a Panel setting: Panel only chooses between its CDN and a Panel server's
     own route, and a static book has neither. Returns the copied files.
     """
-    import panel
 
     dist = Path(panel.__file__).parent / "dist"
     static = source / "_static" / "panel"
@@ -224,7 +225,6 @@ def update_references(pairs: Sequence[tuple[Path, Path]] | None = None, path: Pa
     Returns the notebooks (paths below ``root``) whose references changed; the file is written to a
     temporary name first, then renamed.
     """
-    import nbformat
 
     references = {}
     for committed, executed in [(p, executed_copy(p)) for p in executed_pages()] if pairs is None else pairs:
@@ -251,9 +251,7 @@ def update_references(pairs: Sequence[tuple[Path, Path]] | None = None, path: Pa
     stored = read_pinned_results(path)
     changed = sorted(k for k in set(stored) | set(references) if stored.get(k) != references.get(k))
     if changed:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(references, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text(path, json.dumps(references, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
     return changed
 
 
@@ -287,8 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.build_only:
         timings = execute(plan(args.profile, args.force, args.pages_only))
         if len(timings):
-            path = config.run_dir(args.profile) / "notebook_timings.csv"
-            timings.to_csv(path, index=False)
+            path = study.write_table(study.RunPaths(args.profile).notebook_timings, timings)
             print(timings.to_string(index=False))
             print(f"total: {timings.seconds.sum():.0f} s (timings in {path})")
     if not args.no_build:

@@ -10,12 +10,8 @@ coordinate of every scene holds the TM-equivalent numbers 1..7. TM and ETM+ file
 for OLI/TIRS the files B2, B3, B4, B5, B6, B10, B7 become TM bands 1..7 (OLI B1 coastal/aerosol,
 B8 panchromatic, B9 cirrus and TIRS B11 are not used).
 
-DN -> top-of-atmosphere (TOA) reflectance follows the USGS product guides: with the MTL's
-``REFLECTANCE_MULT/ADD`` (Collection 2, and all OLI products) rho = (M*Q + A) / sin(sun elevation);
-for older TM/ETM+ files, which lack them, radiance from ``RADIANCE_MULT/ADD`` (or LMIN/LMAX and
-QCALMIN/QCALMAX) and rho = pi * L * d^2 / (ESUN * cos(solar zenith)) with the ESUN values and the
-Earth-Sun distance of Chander et al. (2009). The thermal band becomes brightness temperature
-T = K2 / ln(K1 / L + 1) (kelvin).
+DN -> TOA reflectance and brightness temperature, and every sensor constant, live in
+``glacier_utils.io.radiometry``.
 
 Reading is lazy: every band is opened with ``rioxarray.open_rasterio(chunks=...)``, so a full
 7,000 x 7,000 scene is a dask array and is never loaded whole unless asked.
@@ -41,58 +37,15 @@ from glacier_utils import config
 from glacier_utils.errors import DataError
 
 __all__ = [
-    "DataError",
-    "DEFAULT_CHUNKS",
-    "QA_BIT_TABLES",
-    "read_mtl",
-    "flatten_mtl",
-    "mtl_scene_metadata",
-    "find_mtl",
-    "find_band_files",
-    "normalise_sensor",
-    "sensor_from_product_id",
-    "read_scene",
-    "stack_band_files",
-    "add_study_attrs",
-    "reproject_scene",
-    "valid_mask",
-    "earth_sun_distance",
-    "toa",
-    "read_qa",
-    "qa_masks",
+    "DataError", "DEFAULT_CHUNKS", "QA_BIT_TABLES", "read_mtl", "flatten_mtl", "mtl_scene_metadata", "find_mtl",
+    "find_band_files", "normalise_sensor", "sensor_from_product_id", "read_scene", "stack_band_files",
+    "add_study_attrs", "reproject_scene", "valid_mask", "read_qa", "qa_masks",
 ]
 
 #: Dask chunks of a lazily read scene: one band by 1024 x 1024 pixels (about 1 MB for uint8).
 DEFAULT_CHUNKS: dict[str, int] = {"band": 1, "y": 1024, "x": 1024}
 
-#: Landsat Level-1 fill value where a file carries no nodata tag (USGS Level-1 products use DN 0).
-LEVEL1_FILL_DN = 0
-
-_SENSOR_ALIASES = {
-    "TM": "TM",
-    "ETM": "ETM",
-    "ETM+": "ETM",
-    "OLI": "OLI",
-    "OLI_TIRS": "OLI",
-    "OLI-TIRS": "OLI",
-}
-
-#: ESUN (W m-2 um-1) per TM/ETM+ band, Chander et al. (2009) Table 4; band 6 (thermal) has none.
-ESUN: dict[str, dict[int, float]] = {
-    "LANDSAT_4": {1: 1983.0, 2: 1795.0, 3: 1539.0, 4: 1028.0, 5: 219.8, 7: 83.49},
-    "LANDSAT_5": {1: 1983.0, 2: 1796.0, 3: 1536.0, 4: 1031.0, 5: 220.0, 7: 83.44},
-    "LANDSAT_7": {1: 1997.0, 2: 1812.0, 3: 1533.0, 4: 1039.0, 5: 230.8, 7: 84.90},
-}
-
-#: Thermal constants (K1 in W m-2 sr-1 um-1, K2 in K) where the MTL lacks them: Chander et al.
-#: (2009) Table 5 for TM/ETM+; USGS Landsat 8 Data Users Handbook for TIRS band 10.
-THERMAL_CONSTANTS: dict[str, tuple[float, float]] = {
-    "LANDSAT_4": (671.62, 1284.30),
-    "LANDSAT_5": (607.76, 1260.56),
-    "LANDSAT_7": (666.09, 1282.71),
-    "LANDSAT_8": (774.8853, 1321.0789),
-    "LANDSAT_9": (799.0284, 1329.2405),
-}
+_SENSOR_ALIASES = {"TM": "TM", "ETM": "ETM", "ETM+": "ETM", "OLI": "OLI", "OLI_TIRS": "OLI", "OLI-TIRS": "OLI"}
 
 #: Bit tables of the Level-1 quality bands. Each entry: mask name -> (first bit, number of bits).
 #: One-bit fields are flags; two-bit fields are confidences 0 (not determined), 1 (low / no),
@@ -104,20 +57,17 @@ THERMAL_CONSTANTS: dict[str, tuple[float, float]] = {
 #: - ``precollection``: pre-Collection Landsat 8 ``BQA`` (USGS Landsat 8 Data Users Handbook v1).
 QA_BIT_TABLES: dict[str, dict[str, tuple[int, int]]] = {
     "collection2": {
-        "fill": (0, 1), "dilated_cloud": (1, 1), "cirrus": (2, 1), "cloud": (3, 1),
-        "cloud_shadow": (4, 1), "snow": (5, 1), "clear": (6, 1), "water": (7, 1),
-        "cloud_confidence": (8, 2), "cloud_shadow_confidence": (10, 2),
-        "snow_confidence": (12, 2), "cirrus_confidence": (14, 2),
+        "fill": (0, 1), "dilated_cloud": (1, 1), "cirrus": (2, 1), "cloud": (3, 1), "cloud_shadow": (4, 1),
+        "snow": (5, 1), "clear": (6, 1), "water": (7, 1), "cloud_confidence": (8, 2),
+        "cloud_shadow_confidence": (10, 2), "snow_confidence": (12, 2), "cirrus_confidence": (14, 2),
     },
     "collection1": {
-        "fill": (0, 1), "terrain_occlusion": (1, 1), "radiometric_saturation": (2, 2),
-        "cloud": (4, 1), "cloud_confidence": (5, 2), "cloud_shadow_confidence": (7, 2),
-        "snow_confidence": (9, 2), "cirrus_confidence": (11, 2),
+        "fill": (0, 1), "terrain_occlusion": (1, 1), "radiometric_saturation": (2, 2), "cloud": (4, 1),
+        "cloud_confidence": (5, 2), "cloud_shadow_confidence": (7, 2), "snow_confidence": (9, 2), "cirrus_confidence": (11, 2),
     },
     "precollection": {
-        "fill": (0, 1), "dropped_frame": (1, 1), "terrain_occlusion": (2, 1),
-        "water_confidence": (4, 2), "vegetation_confidence": (8, 2),
-        "snow_confidence": (10, 2), "cirrus_confidence": (12, 2), "cloud_confidence": (14, 2),
+        "fill": (0, 1), "dropped_frame": (1, 1), "terrain_occlusion": (2, 1), "water_confidence": (4, 2),
+        "vegetation_confidence": (8, 2), "snow_confidence": (10, 2), "cirrus_confidence": (12, 2), "cloud_confidence": (14, 2),
     },
 }
 _CONFIDENCE_LEVELS = {"low": 1, "medium": 2, "high": 3}
@@ -170,9 +120,8 @@ def read_mtl(path: str | os.PathLike) -> dict[str, Any]:
             raise DataError(f"garbled MTL file {path}: line {lineno} is not 'KEY = VALUE': {stripped[:60]!r}")
         key, value = match.groups()
         if key == "GROUP":
-            group: dict[str, Any] = {}
-            stack[-1][1][value] = group
-            stack.append((value, group))
+            stack[-1][1][value] = {}
+            stack.append((value, stack[-1][1][value]))
         elif key == "END_GROUP":
             if len(stack) == 1 or stack[-1][0] != value:
                 raise DataError(f"garbled MTL file {path}: line {lineno} closes group {value!r} that is not open")
@@ -182,10 +131,8 @@ def read_mtl(path: str | os.PathLike) -> dict[str, Any]:
     if len(stack) != 1:
         raise DataError(f"garbled MTL file {path}: group {stack[-1][0]!r} is never closed (truncated file?)")
     if not ended or not any(k in root for k in ("LANDSAT_METADATA_FILE", "L1_METADATA_FILE")):
-        raise DataError(
-            f"garbled MTL file {path}: expected 'GROUP = LANDSAT_METADATA_FILE' (Collection 2) or "
-            "'GROUP = L1_METADATA_FILE' (pre-Collection) closed by 'END'"
-        )
+        raise DataError(f"garbled MTL file {path}: expected 'GROUP = LANDSAT_METADATA_FILE' (Collection 2) or "
+                        "'GROUP = L1_METADATA_FILE' (pre-Collection) closed by 'END'")
     return root
 
 
@@ -208,10 +155,8 @@ def normalise_sensor(sensor: str, source: str = "sensor") -> str:
     """``"TM"``, ``"ETM"`` or ``"OLI"`` from a sensor name such as ``OLI_TIRS`` or ``ETM+``; DataError otherwise."""
     key = str(sensor).strip().upper()
     if key not in _SENSOR_ALIASES:
-        raise DataError(
-            f"unknown sensor {sensor!r} ({source}); supported: TM (Landsat 4/5), ETM (Landsat 7), "
-            "OLI (Landsat 8/9)"
-        )
+        raise DataError(f"unknown sensor {sensor!r} ({source}); supported: TM (Landsat 4/5), ETM (Landsat 7), "
+                        "OLI (Landsat 8/9)")
     return _SENSOR_ALIASES[key]
 
 
@@ -227,12 +172,9 @@ def sensor_from_product_id(product_id: str) -> str | None:
     if not match:
         return None
     kind, mission = match.groups()
-    if kind == "T" and mission in "45":
-        return "TM"
-    if kind == "E" and mission == "7":
-        return "ETM"
-    if kind in "CO" and mission in "89":
-        return "OLI"
+    for kinds, missions, sensor in (("T", "45", "TM"), ("E", "7", "ETM"), ("CO", "89", "OLI")):
+        if kind in kinds and mission in missions:
+            return sensor
     return None
 
 
@@ -246,12 +188,8 @@ def mtl_scene_metadata(mtl: Mapping[str, Any], source: str = "MTL") -> dict[str,
                 return flat[key]
         raise DataError(f"MTL {source} lacks {' / '.join(keys)}")
 
-    if "LANDSAT_METADATA_FILE" in mtl:
-        collection = "Collection 2"
-    elif "COLLECTION_NUMBER" in flat:
-        collection = f"Collection {int(flat['COLLECTION_NUMBER'])}"
-    else:
-        collection = "pre-Collection"
+    collection = ("Collection 2" if "LANDSAT_METADATA_FILE" in mtl else
+                  f"Collection {int(flat['COLLECTION_NUMBER'])}" if "COLLECTION_NUMBER" in flat else "pre-Collection")
     sensor = normalise_sensor(need("SENSOR_ID"), source=f"SENSOR_ID in {source}")
     date = str(need("DATE_ACQUIRED", "ACQUISITION_DATE"))
     try:
@@ -259,13 +197,9 @@ def mtl_scene_metadata(mtl: Mapping[str, Any], source: str = "MTL") -> dict[str,
     except ValueError:
         raise DataError(f"MTL {source}: acquisition date {date!r} is not YYYY-MM-DD") from None
     meta: dict[str, Any] = {
-        "collection": collection,
-        "product_id": str(flat.get("LANDSAT_PRODUCT_ID", flat.get("LANDSAT_SCENE_ID", ""))),
-        "spacecraft": normalise_spacecraft(need("SPACECRAFT_ID")),
-        "sensor": sensor,
-        "date": date,
-        "sun_elevation": float(need("SUN_ELEVATION")),
-        "sun_azimuth": float(need("SUN_AZIMUTH")),
+        "collection": collection, "product_id": str(flat.get("LANDSAT_PRODUCT_ID", flat.get("LANDSAT_SCENE_ID", ""))),
+        "spacecraft": normalise_spacecraft(need("SPACECRAFT_ID")), "sensor": sensor, "date": date,
+        "sun_elevation": float(need("SUN_ELEVATION")), "sun_azimuth": float(need("SUN_AZIMUTH")),
     }
     if "WRS_PATH" in flat:
         meta["wrs_path"] = int(flat["WRS_PATH"])
@@ -311,19 +245,13 @@ def find_band_files(folder: str | os.PathLike, prefix: str = "") -> dict[int, Pa
         raise DataError(f"scene folder {folder} does not exist")
     files: dict[int, Path] = {}
     for path in sorted(folder.iterdir()):
-        if not path.name.startswith(prefix):
-            continue
-        parsed = _band_number(path.name)
-        if parsed is None:
-            continue
-        number, vcid = parsed
-        if vcid is not None and vcid != 1:
-            continue  # ETM+ B6: keep VCID_1 (low gain, no saturation over bright targets)
+        parsed = _band_number(path.name) if path.name.startswith(prefix) else None
+        if parsed is None or parsed[1] not in (None, 1):
+            continue  # not a band file of this scene; ETM+ B6 keeps VCID_1 (low gain, no saturation over bright targets)
+        number = parsed[0]
         if number in files:
-            raise DataError(
-                f"{folder}: two files for band {number} ({files[number].name}, {path.name}); "
-                "put one scene per folder or pass the scene's MTL path"
-            )
+            raise DataError(f"{folder}: two files for band {number} ({files[number].name}, {path.name}); "
+                            "put one scene per folder or pass the scene's MTL path")
         files[number] = path
     return files
 
@@ -345,10 +273,8 @@ def _check_band_file(path: Path) -> None:
                     if offset is None or nbytes is None:
                         return  # not a TIFF-backed dataset: nothing to check
                     if int(offset) + int(nbytes) > size:
-                        raise DataError(
-                            f"band file {path} is truncated: block ({row}, {col}) ends at byte "
-                            f"{int(offset) + int(nbytes)} but the file has {size} bytes"
-                        )
+                        raise DataError(f"band file {path} is truncated: block ({row}, {col}) ends at byte "
+                                        f"{int(offset) + int(nbytes)} but the file has {size} bytes")
     except rasterio.errors.RasterioIOError as err:
         raise DataError(f"cannot read band file {path} (corrupt or truncated GeoTIFF?): {err}") from err
 
@@ -364,19 +290,14 @@ def _all_nodata(path: Path, nodata: float) -> bool:
 
 
 def stack_band_files(
-    band_paths: Mapping[int, str | os.PathLike],
-    *,
-    chunks: Mapping[str, int] | None = DEFAULT_CHUNKS,
-    nodata: float | None = None,
-    check_files: bool = True,
-    check_nodata: bool = True,
+    band_paths: Mapping[int, str | os.PathLike], *, chunks: Mapping[str, int] | None = DEFAULT_CHUNKS,
+    nodata: float | None = None, check_files: bool = True, check_nodata: bool = True,
 ) -> xr.DataArray:
     """Stack single-band files keyed by TM-equivalent band (1..7) into the contract's lazy ``dn`` DataArray."""
     missing = [b for b in config.BAND_NUMBERS if b not in band_paths]
     if missing:
         raise DataError(f"band files missing for TM-equivalent bands {missing}")
-    layers = []
-    reference = None
+    layers, reference = [], None
     for band in config.BAND_NUMBERS:
         path = band_paths[band]
         local = Path(str(path)) if "://" not in str(path) else None
@@ -397,21 +318,17 @@ def stack_band_files(
         else:
             ref, ref_path = reference
             if layer.shape != ref.shape or layer.rio.transform() != ref.rio.transform():
-                raise DataError(
-                    f"band file {path} (shape {layer.shape}) is not on the grid of {ref_path} (shape {ref.shape})"
-                )
+                raise DataError(f"band file {path} (shape {layer.shape}) is not on the grid of {ref_path} (shape {ref.shape})")
             if layer.rio.crs != ref.rio.crs:
                 raise DataError(f"band file {path} has CRS {layer.rio.crs}, {ref_path} has {ref.rio.crs}")
         layers.append(layer)
     ref, ref_path = reference
     if nodata is None:
-        file_nodata = ref.rio.nodata
-        nodata = LEVEL1_FILL_DN if file_nodata is None else file_nodata
+        nodata = config.nodata_of(ref, config.LEVEL1_FILL_DN)
     dtype = np.result_type(*[layer.dtype for layer in layers])
     crs, transform = ref.rio.crs, ref.rio.transform()
     dn = xr.concat([layer.drop_vars("spatial_ref", errors="ignore").astype(dtype) for layer in layers], dim="band")
-    dn = dn.assign_coords(band=list(config.BAND_NUMBERS), band_name=("band", list(config.BAND_NAMES)))
-    dn = dn.transpose("band", "y", "x")
+    dn = dn.assign_coords(band=list(config.BAND_NUMBERS), band_name=("band", list(config.BAND_NAMES))).transpose("band", "y", "x")
     dn.attrs = {"nodata": nodata}
     dn.encoding = {}
     dn = dn.rio.write_crs(crs).rio.write_transform(transform).rio.write_nodata(nodata, encoded=False)
@@ -422,12 +339,8 @@ def stack_band_files(
 
 
 def read_scene(
-    path: str | os.PathLike,
-    sensor: str | None = None,
-    *,
-    chunks: Mapping[str, int] | None = DEFAULT_CHUNKS,
-    require_mtl: bool = False,
-    check_nodata: bool = True,
+    path: str | os.PathLike, sensor: str | None = None, *, chunks: Mapping[str, int] | None = DEFAULT_CHUNKS,
+    require_mtl: bool = False, check_nodata: bool = True,
 ) -> xr.Dataset:
     """Read a Level-1 scene (a folder of ``*_B<n>.TIF`` files, or its ``*_MTL.txt``) into the scene Dataset.
 
@@ -438,16 +351,13 @@ def read_scene(
     """
     path = Path(path)
     if path.is_file():
-        mtl_path: Path | None = path
-        folder = path.parent
+        folder, mtl_path = path.parent, path
     elif path.is_dir():
-        folder = path
-        mtl_path = find_mtl(folder)
+        folder, mtl_path = path, find_mtl(path)
     else:
         raise DataError(f"scene path {path} does not exist")
     if mtl_path is None and require_mtl:
         raise DataError(f"no *_MTL.txt metadata file in {folder}, and this reader was asked to require one")
-
     attrs: dict[str, Any] = {"source": str(folder)}
     prefix = ""
     if mtl_path is not None:
@@ -456,37 +366,27 @@ def read_scene(
             raise DataError(f"sensor={sensor!r} contradicts SENSOR_ID {meta['sensor']!r} in {mtl_path}")
         sensor = meta["sensor"]
         prefix = mtl_path.name[: -len("_MTL.txt")]
-        attrs.update(meta)
-        attrs["mtl_path"] = str(mtl_path)
-        attrs["metadata_source"] = f"MTL ({meta['collection']})"
+        attrs.update(meta, mtl_path=str(mtl_path), metadata_source=f"MTL ({meta['collection']})")
     else:
         attrs["metadata_source"] = "none"
     band_files = find_band_files(folder, prefix=prefix)
     if sensor is None:
         guesses = {sensor_from_product_id(p.name) for p in band_files.values()} - {None}
         if len(guesses) != 1:
-            raise DataError(
-                f"unknown sensor for {folder}: no MTL file and no Landsat product id in the band file "
-                "names; pass sensor='TM', 'ETM' or 'OLI'"
-            )
+            raise DataError(f"unknown sensor for {folder}: no MTL file and no Landsat product id in the band file "
+                            "names; pass sensor='TM', 'ETM' or 'OLI'")
         sensor = guesses.pop()
     sensor = normalise_sensor(sensor)
     attrs["sensor"] = sensor
-
     mapping = config.SENSOR_BAND_FILES[sensor]
     missing = [f"B{mapping[b]}" for b in config.BAND_NUMBERS if mapping[b] not in band_files]
     if missing:
-        raise DataError(
-            f"{folder}: band files {', '.join(missing)} of the {sensor} scene are missing "
-            f"(found {', '.join(f'B{n}' for n in sorted(band_files)) or 'no band files'})"
-        )
-    dn = stack_band_files(
-        {b: band_files[mapping[b]] for b in config.BAND_NUMBERS}, chunks=chunks, check_nodata=check_nodata
-    )
+        raise DataError(f"{folder}: band files {', '.join(missing)} of the {sensor} scene are missing "
+                        f"(found {', '.join(f'B{n}' for n in sorted(band_files)) or 'no band files'})")
+    dn = stack_band_files({b: band_files[mapping[b]] for b in config.BAND_NUMBERS}, chunks=chunks,
+                          check_nodata=check_nodata)
     dn.attrs["file_bands"] = [mapping[b] for b in config.BAND_NUMBERS]
-    scene = xr.Dataset({"dn": dn})
-    scene = add_study_attrs(scene, attrs)
-    return scene
+    return add_study_attrs(xr.Dataset({"dn": dn}), attrs)
 
 
 def add_study_attrs(scene: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
@@ -506,9 +406,7 @@ def add_study_attrs(scene: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
     return scene
 
 
-def reproject_scene(
-    scene: xr.Dataset, crs: Any = config.STUDY_CRS, pixel_size_m: float = config.PIXEL_SIZE_M
-) -> xr.Dataset:
+def reproject_scene(scene: xr.Dataset, crs: Any = config.STUDY_CRS, pixel_size_m: float = config.PIXEL_SIZE_M) -> xr.Dataset:
     """The scene's ``dn`` warped to ``crs`` (paper §II-B step 1: UTM 46N) by nearest neighbour, DN and contract attrs kept.
 
     Nearest neighbour keeps the DN values the band ratio and the networks were calibrated on.
@@ -516,7 +414,7 @@ def reproject_scene(
     Rasterise the inventory afterwards, on the new grid.
     """
     dn = scene["dn"]
-    nodata = dn.attrs.get("nodata", dn.rio.nodata if dn.rio.nodata is not None else LEVEL1_FILL_DN)
+    nodata = config.nodata_of(dn, config.LEVEL1_FILL_DN)
     warped = dn.rio.write_nodata(nodata, encoded=False).rio.reproject(
         crs, resolution=pixel_size_m, nodata=nodata, resampling=rasterio.enums.Resampling.nearest
     )
@@ -527,116 +425,17 @@ def reproject_scene(
 
 def valid_mask(dn: xr.DataArray) -> xr.DataArray:
     """True where every band holds data (no band equals the nodata value)."""
-    nodata = dn.attrs.get("nodata", dn.rio.nodata)
+    nodata = config.nodata_of(dn)
     if nodata is None:
         return xr.ones_like(dn.isel(band=0, drop=True), dtype=bool)
     return (dn != nodata).all("band")
 
 
 # --------------------------------------------------------------------------------------------
-# DN -> TOA reflectance and brightness temperature
-# --------------------------------------------------------------------------------------------
-def earth_sun_distance(date: str | dt.date) -> float:
-    """Earth-Sun distance in astronomical units for a date (within 3e-4 AU of Chander et al. 2009 Table 6)."""
-    from glacier_utils import spectra
-
-    if isinstance(date, str):
-        date = dt.date.fromisoformat(date[:10])
-    return spectra.earth_sun_distance(date.isoformat())
-
-
-def _radiance_coefficients(flat: Mapping[str, Any], n: int, source: str) -> tuple[float, float]:
-    """(mult, add) converting DN of file band n to radiance, from whichever form the MTL has."""
-    if f"RADIANCE_MULT_BAND_{n}" in flat:
-        return float(flat[f"RADIANCE_MULT_BAND_{n}"]), float(flat[f"RADIANCE_ADD_BAND_{n}"])
-    for lmax, lmin, qmax, qmin in (
-        (f"RADIANCE_MAXIMUM_BAND_{n}", f"RADIANCE_MINIMUM_BAND_{n}",
-         f"QUANTIZE_CAL_MAX_BAND_{n}", f"QUANTIZE_CAL_MIN_BAND_{n}"),
-        (f"LMAX_BAND{n}", f"LMIN_BAND{n}", f"QCALMAX_BAND{n}", f"QCALMIN_BAND{n}"),
-    ):
-        if all(k in flat for k in (lmax, lmin, qmax, qmin)):
-            # Chander et al. (2009) Eq. 1: L = (LMAX - LMIN) / (QCALMAX - QCALMIN) * (Q - QCALMIN) + LMIN
-            gain = (float(flat[lmax]) - float(flat[lmin])) / (float(flat[qmax]) - float(flat[qmin]))
-            return gain, float(flat[lmin]) - gain * float(flat[qmin])
-    raise DataError(f"MTL {source} has no radiance rescaling for band {n}")
-
-
-def _thermal_constants(flat: Mapping[str, Any], n: int, spacecraft: str, source: str) -> tuple[float, float]:
-    """(K1, K2) for thermal file band n: from the MTL, else the published table."""
-    for suffix in (f"BAND_{n}", f"BAND_{n}_VCID_1"):
-        if f"K1_CONSTANT_{suffix}" in flat and f"K2_CONSTANT_{suffix}" in flat:
-            return float(flat[f"K1_CONSTANT_{suffix}"]), float(flat[f"K2_CONSTANT_{suffix}"])
-    if spacecraft not in THERMAL_CONSTANTS:
-        raise DataError(f"MTL {source}: no thermal constants for band {n} of {spacecraft}")
-    return THERMAL_CONSTANTS[spacecraft]
-
-
-def toa(scene: xr.Dataset, mtl: Mapping[str, Any] | None = None) -> xr.DataArray:
-    """TOA reflectance (bands 1-5, 7) and brightness temperature in K (band 6) of a scene, float32, NaN at nodata.
-
-    The coefficients come from ``mtl`` or the scene's own MTL (``attrs["mtl_path"]``); a scene
-    read without an MTL raises DataError naming its folder.
-    """
-    source = scene.attrs.get("mtl_path")
-    if mtl is None:
-        if not source:
-            raise DataError(
-                f"TOA conversion needs the scene's *_MTL.txt, but none was read for "
-                f"{scene.attrs.get('source', 'this scene')}; put the MTL in the folder or pass mtl="
-            )
-        mtl = read_mtl(source)
-    source = source or "given as mtl="
-    flat = flatten_mtl(mtl)
-    meta = mtl_scene_metadata(mtl, source=str(source))
-    sensor = meta["sensor"]
-    elevation = math.radians(meta["sun_elevation"])
-    distance = meta.get("earth_sun_distance") or earth_sun_distance(meta["date"])
-    dn = scene["dn"]
-    nodata = dn.attrs.get("nodata")
-    layers, quantities = [], []
-    for band in config.BAND_NUMBERS:
-        n = config.SENSOR_BAND_FILES[sensor][band]
-        q = dn.sel(band=band).drop_vars(["band", "band_name"]).astype("float32")
-        if band == 6:
-            mult, add = _radiance_coefficients(flat, n, str(source))
-            k1, k2 = _thermal_constants(flat, n, meta["spacecraft"], str(source))
-            radiance = q * mult + add
-            value = k2 / np.log(k1 / radiance + 1.0)
-            quantities.append("brightness_temperature_K")
-        elif f"REFLECTANCE_MULT_BAND_{n}" in flat:
-            mult, add = float(flat[f"REFLECTANCE_MULT_BAND_{n}"]), float(flat[f"REFLECTANCE_ADD_BAND_{n}"])
-            value = (q * mult + add) / math.sin(elevation)
-            quantities.append("reflectance")
-        else:
-            esun = ESUN.get(meta["spacecraft"], {}).get(n)
-            if esun is None:
-                raise DataError(
-                    f"MTL {source} has no REFLECTANCE_MULT_BAND_{n} and no ESUN is tabulated for "
-                    f"{meta['spacecraft']} band {n}"
-                )
-            mult, add = _radiance_coefficients(flat, n, str(source))
-            radiance = q * mult + add
-            value = math.pi * radiance * distance**2 / (esun * math.sin(elevation))
-            quantities.append("reflectance")
-        if nodata is not None:
-            value = value.where(dn.sel(band=band).drop_vars(["band", "band_name"]) != nodata)
-        layers.append(value.astype("float32"))
-    out = xr.concat(layers, dim="band", coords="minimal", compat="override").assign_coords(
-        band=list(config.BAND_NUMBERS),
-        band_name=("band", list(config.BAND_NAMES)),
-        quantity=("band", quantities),
-    )
-    out.attrs = {"long_name": "TOA reflectance (1) / brightness temperature (K, band 6)", "nodata": np.nan}
-    out.name = "toa"
-    return out.rio.write_crs(dn.rio.crs).rio.write_transform(dn.rio.transform())
-
-
-# --------------------------------------------------------------------------------------------
 # Quality band
 # --------------------------------------------------------------------------------------------
-def read_qa(
-    path: str | os.PathLike, kind: str | None = None, *, chunks: Mapping[str, int] | None = DEFAULT_CHUNKS
-) -> xr.DataArray:
+def read_qa(path: str | os.PathLike, kind: str | None = None, *,
+            chunks: Mapping[str, int] | None = DEFAULT_CHUNKS) -> xr.DataArray:
     """Read a scene's quality band (``*_QA_PIXEL.TIF`` or ``*_BQA.TIF``) lazily; attrs["qa_kind"] says which bit table applies.
 
     ``QA_PIXEL`` is Collection 2. For ``BQA`` the kind comes from the MTL (Collection 1 or
@@ -658,10 +457,8 @@ def read_qa(
         else:
             mtl_path = find_mtl(folder)
             if mtl_path is None:
-                raise DataError(
-                    f"QA band {path}: a BQA band's bit table depends on the product generation and no MTL "
-                    "is in the folder; pass kind='collection1' or kind='precollection'"
-                )
+                raise DataError(f"QA band {path}: a BQA band's bit table depends on the product generation and no "
+                                "MTL is in the folder; pass kind='collection1' or kind='precollection'")
             flat = flatten_mtl(read_mtl(mtl_path))
             kind = "collection1" if int(flat.get("COLLECTION_NUMBER", 0) or 0) == 1 else "precollection"
     if kind not in QA_BIT_TABLES:
@@ -701,9 +498,8 @@ def qa_masks(qa: xr.DataArray, kind: str | None = None, confidence: str = "high"
     masks = {
         "fill": _bits(qa, *table["fill"]).astype(bool),
         "cloud": flag_or_confidence("cloud"),
-        "cloud_shadow": flag_or_confidence("cloud_shadow") if (
-            "cloud_shadow" in table or "cloud_shadow_confidence" in table
-        ) else xr.zeros_like(qa, dtype=bool),
+        "cloud_shadow": (flag_or_confidence("cloud_shadow") if "cloud_shadow" in table or "cloud_shadow_confidence" in table
+                         else xr.zeros_like(qa, dtype=bool)),
         "snow": flag_or_confidence("snow"),
         "cirrus": flag_or_confidence("cirrus"),
     }
@@ -713,55 +509,3 @@ def qa_masks(qa: xr.DataArray, kind: str | None = None, confidence: str = "high"
     out = xr.Dataset(masks)
     out.attrs = {"qa_kind": kind, "confidence": confidence}
     return out
-
-
-#: Acquisition date whose Landsat 5 TM calibration defines "TM-equivalent" DN: the networks are
-#: trained on the paper's Table I images of 2006-2010, all after the 2003 TM calibration update.
-TM_REFERENCE_DATE = "2007-08-01"
-
-
-def tm_equivalent_dn(scene: xr.Dataset) -> xr.Dataset:
-    """An OLI scene with its DN replaced by the uint8 DN Landsat 5 TM would have recorded.
-
-    The paper maps 2013-2021 from Landsat 8 with the network it trained on Landsat 5 (§II-B,
-    §III-D); fed raw OLI DN (uint16, another scaling) such a network sees nonsense. Reflective
-    bands go OLI DN -> TOA reflectance (Collection 2 scaling 2e-5 x DN - 0.1, divided by the sine
-    of the sun elevation) -> TM radiance and DN (Chander et al. 2009 ESUN and post-2003 gains,
-    Earth-Sun distance of the acquisition); the thermal band goes TIRS B10 DN -> brightness
-    temperature -> TM band 6 radiance and DN. TM scenes are returned unchanged.
-    """
-    from glacier_utils import spectra
-
-    sensor = scene.attrs.get("sensor")
-    if sensor in ("TM", "ETM"):
-        return scene
-    if sensor != "OLI":
-        raise DataError(f"tm_equivalent_dn: unknown sensor {sensor!r} in {scene.attrs.get('source', 'the scene')}")
-    for key in ("sun_elevation", "date"):
-        if key not in scene.attrs:
-            raise DataError(f"tm_equivalent_dn needs attrs[{key!r}] (from the MTL) for {scene.attrs.get('source', 'the scene')}")
-    dn = scene["dn"]
-    nodata = dn.attrs.get("nodata", LEVEL1_FILL_DN)
-    invalid = (dn == nodata).any("band")
-    q = dn.astype("float64")
-    sin_elev = np.sin(np.deg2rad(float(scene.attrs["sun_elevation"])))
-    d = float(scene.attrs.get("earth_sun_distance") or earth_sun_distance(scene.attrs["date"]))
-    gain, bias = spectra.tm_gain_bias(TM_REFERENCE_DATE)
-    out = []
-    for i, band in enumerate(config.BAND_NUMBERS):
-        qb = q.sel(band=band)
-        if band == spectra.THERMAL_BAND:
-            radiance = spectra.TIRS_RADIANCE_MULT * qb + spectra.TIRS_RADIANCE_ADD
-            temperature = spectra.brightness_temperature(radiance, spectra.TIRS_K1[10], spectra.TIRS_K2[10])
-            tm_radiance = spectra.planck_radiance(temperature, spectra.TM_K1, spectra.TM_K2)
-        else:
-            reflectance = (spectra.OLI_REFLECTANCE_MULT * qb + spectra.OLI_REFLECTANCE_ADD) / sin_elev
-            tm_radiance = reflectance * spectra.TM_ESUN[i] * sin_elev / (np.pi * d ** 2)
-        tm_dn = ((tm_radiance - bias[i]) / gain[i]).clip(spectra.TM_QCALMIN, spectra.TM_QCALMAX)
-        out.append(xr.where(invalid, LEVEL1_FILL_DN, np.rint(tm_dn)).astype("uint8")
-                   .drop_vars(["band", "band_name"], errors="ignore"))
-    new_dn = xr.concat(out, dim=dn["band"]).transpose(*dn.dims).assign_attrs({**dn.attrs, "nodata": LEVEL1_FILL_DN})
-    new_dn = new_dn.rio.write_nodata(LEVEL1_FILL_DN, encoded=False)
-    result = scene.assign(dn=new_dn)
-    result.attrs.update(sensor="TM", harmonised_from="OLI")
-    return result

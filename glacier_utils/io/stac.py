@@ -3,7 +3,7 @@
 The paper built its Table IV by taking, for every WRS-2 tile and three-year period, the least
 cloudy acquisition, and a second (rarely a third) one when the first was too cloudy (paper §III-D,
 Table IV). ``select_least_cloudy`` does that on search results; ``load_item`` turns a chosen item
-into the same scene Dataset ``glacier_utils.landsat.read_scene`` returns.
+into the same scene Dataset ``glacier_utils.io.landsat.read_scene`` returns.
 
 Items are expected to carry the Landsat STAC extension properties ``landsat:wrs_path`` and
 ``landsat:wrs_row`` (strings such as "138", "037" in the USGS and Planetary Computer catalogues,
@@ -24,7 +24,8 @@ import pandas as pd
 import pystac
 import xarray as xr
 
-from glacier_utils import config, landsat
+from glacier_utils import config
+from glacier_utils.io import landsat
 from glacier_utils.errors import DataError
 
 __all__ = [

@@ -1,0 +1,154 @@
+"""The evaluation scenes of paper §II-C: Scene 1 (random) and Scene 2 (geographic) splits, stored as codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import xarray as xr
+
+from glacier_utils import config
+from glacier_utils.study import EXPERIMENTS, SPLIT_POLICIES
+from glacier_utils.tiles._checks import check_choice, check_fraction
+
+#: Codes of the split variables (CF ``flag_values``/``flag_meanings``); 0 = sample not used.
+SPLIT_CODES: dict[str, int] = {
+    "unused": 0, "train": 1, "validation": 2, "test": 3, "test_1": 4, "test_2": 5, "test_3": 6,
+}
+#: Scene 2: how a location seen from both the training area and a testing area (overlapping
+#: neighbour scenes) is kept out of one side.
+OVERLAP_RULES: tuple[str, ...] = ("drop_from_training", "drop_from_testing")
+
+
+def is_original(tiles: xr.Dataset) -> np.ndarray:
+    """Per sample: True where it is an original tile, False where it is an augmented copy (Step 7)."""
+    if "augmentation" not in tiles.coords:
+        return np.ones(tiles.sizes["sample"], dtype=bool)
+    return np.asarray(tiles["augmentation"].values).astype(str) == "original"
+
+
+def _grouped_holdout(
+    groups: np.ndarray, candidates: np.ndarray, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``candidates`` (sample indices) into (held out, rest) by whole groups, held ~= fraction.
+
+    Groups are drawn in random order and the cut is put where the held-out sample count comes
+    closest to ``fraction`` of the candidates, keeping at least one group on each side.
+    """
+    unique, inverse, counts = np.unique(groups[candidates].astype(str), return_inverse=True, return_counts=True)
+    if len(unique) < 2:
+        raise ValueError(f"a grouped split needs at least 2 locations, got {len(unique)}")
+    order = rng.permutation(len(unique))
+    cumulative = np.cumsum(counts[order])
+    n_groups = int(np.argmin(np.abs(cumulative - fraction * len(candidates)))) + 1
+    n_groups = min(max(n_groups, 1), len(unique) - 1)
+    held = np.isin(inverse, order[:n_groups])
+    return np.sort(candidates[held]), np.sort(candidates[~held])
+
+
+def split_scene1(
+    tiles: xr.Dataset,
+    policy: str = "grouped",
+    *,
+    test_fraction: float = 0.3,
+    validation_fraction: float = 0.2,
+    seed: int = 0,
+    augment_test: bool = False,
+) -> dict[str, np.ndarray]:
+    """Scene 1 (paper §II-C): 70/30 train/test, then 80/20 train/validation inside train; seeded.
+
+    ``policy="paper"`` draws samples at random after augmentation, as the paper did: rotated copies
+    and other dates of one location fall on both sides (a leak). ``policy="grouped"`` (default) draws
+    whole locations, so all copies and dates of a location sit in one set. In the grouped split the
+    test set holds only the original (unaugmented) tiles unless ``augment_test``; the paper policy
+    keeps augmented test samples by definition. Returns sorted sample indices per set.
+    """
+    check_choice("policy", policy, SPLIT_POLICIES)
+    test_fraction = check_fraction("test_fraction", test_fraction)
+    validation_fraction = check_fraction("validation_fraction", validation_fraction)
+    rng = np.random.default_rng(seed)
+    n = tiles.sizes["sample"]
+    if policy == "paper":
+        permutation = rng.permutation(n)
+        n_test = int(round(test_fraction * n))
+        rest = permutation[n_test:]
+        n_val = int(round(validation_fraction * len(rest)))
+        return {
+            "train": np.sort(rest[n_val:]),
+            "validation": np.sort(rest[:n_val]),
+            "test": np.sort(permutation[:n_test]),
+        }
+    locations = np.asarray(tiles["location"].values)
+    test, rest = _grouped_holdout(locations, np.arange(n), test_fraction, rng)
+    validation, train = _grouped_holdout(locations, rest, validation_fraction, rng)
+    if not augment_test:
+        test = test[is_original(tiles)[test]]
+    return {"train": train, "validation": validation, "test": test}
+
+
+def split_scene2(
+    tiles: xr.Dataset,
+    *,
+    validation_fraction: float = 0.2,
+    seed: int = 0,
+    overlap: str = "drop_from_training",
+    augment_test: bool = False,
+) -> dict[str, np.ndarray]:
+    """Scene 2 (paper §II-C): train on the training area's scenes, test on testing areas 1-3.
+
+    Areas come from ``config.AREA_SCENES``. Validation (``validation_fraction``) is carved from the
+    training area by whole locations. A location seen by both a training-area scene and a
+    testing-area scene (neighbouring scenes overlap) would leak; ``overlap="drop_from_training"``
+    (default) leaves such samples out of training and validation so the testing areas stay whole,
+    ``"drop_from_testing"`` leaves them out of the test sets instead. Test sets hold only original
+    tiles unless ``augment_test``. Returns sorted indices for train, validation, test_1..test_3.
+    """
+    check_choice("overlap", overlap, OVERLAP_RULES)
+    validation_fraction = check_fraction("validation_fraction", validation_fraction)
+    rng = np.random.default_rng(seed)
+    area = np.asarray(tiles["area"].values).astype(str)
+    locations = np.asarray(tiles["location"].values).astype(str)
+    in_training_area = area == "training"
+    if not in_training_area.any():
+        raise ValueError(
+            "Scene 2 needs tiles from the training area (WRS-2 "
+            f"{', '.join(config.AREA_SCENES['training'])}), found none"
+        )
+    shared = np.intersect1d(locations[in_training_area], locations[~in_training_area])
+    is_shared = np.isin(locations, shared)
+    train_pool = in_training_area & ~is_shared if overlap == "drop_from_training" else in_training_area
+    if not train_pool.any():
+        raise ValueError("Scene 2: every training-area location is also seen from a testing area")
+    validation, train = _grouped_holdout(locations, np.flatnonzero(train_pool), validation_fraction, rng)
+    test_pool = ~in_training_area
+    if overlap == "drop_from_testing":
+        test_pool &= ~is_shared
+    if not augment_test:
+        test_pool &= is_original(tiles)
+    splits = {"train": train, "validation": validation}
+    for i, name in enumerate(config.TESTING_AREAS, start=1):
+        splits[f"test_{i}"] = np.flatnonzero(test_pool & (area == name))
+    return splits
+
+
+def encode_splits(n: int, splits: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The split variable of ``n`` samples: ``SPLIT_CODES`` per sample from per-set indices (0 = unused)."""
+    codes = np.zeros(n, dtype=np.uint8)
+    for name, indices in splits.items():
+        if np.any(codes[indices]):
+            raise ValueError(f"split {name!r} overlaps another split")
+        codes[indices] = SPLIT_CODES[name]
+    return codes
+
+
+def split_indices(tiles: xr.Dataset, experiment: str) -> dict[str, np.ndarray]:
+    """Sample indices per set of a stored split (``scene1_grouped``, ``scene1_paper``, ``scene2``)."""
+    check_choice("experiment", experiment, EXPERIMENTS)
+    var = f"split_{experiment}"
+    if var not in tiles:
+        raise ValueError(f"the tile dataset has no {var!r}; build it with prepare_tile_dataset")
+    codes = np.asarray(tiles[var].values)
+    names = ("train", "validation", "test") if experiment.startswith("scene1") else (
+        "train", "validation", "test_1", "test_2", "test_3")
+    return {name: np.flatnonzero(codes == SPLIT_CODES[name]) for name in names}
+
