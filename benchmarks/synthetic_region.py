@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     t_periods = []
     for period in range(min(args.periods, len(config.PERIODS))):
         t0 = time.perf_counter()
-        for w, d in syn.period_acquisitions(region, period):
-            syn.simulate_scene(region, w, d)
+        for acq in syn.select_acquisitions(syn.period_acquisitions(region, period)).itertuples(index=False):
+            syn.simulate_scene(region, acq.wrs2, acq.date, acq.sensor, acq.cloud_cover)
         t_periods.append(time.perf_counter() - t0)
     if t_periods:
         print(f"one period of 13 frames: {np.mean(t_periods):.1f} s (mean of {len(t_periods)}); "

@@ -10,10 +10,13 @@ A temporary whose process is gone (a killed run) is removed by the next write of
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+
+from glacier_utils.errors import DataError
 
 PARTIAL = ".partial-"
 
@@ -65,11 +68,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     deleted, and restored if the rename fails.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _unwritable(path, err) from err
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise _unwritable(path, None)
     for stale in stale_partials(path):
-        _remove(stale)
+        _quietly_remove(stale)
     tmp = partial_path(path)
-    _remove(tmp)
+    _quietly_remove(tmp)
     try:
         yield tmp
         if not tmp.exists():
@@ -87,10 +95,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             _remove(old)
         else:
             os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
+    except BaseException as err:
+        _quietly_remove(tmp)  # never lets a failing cleanup replace the error that stopped the write
+        if _refused_here(err, path):
+            raise _unwritable(path, err) from err
         raise
     return None
+
+
+#: errno of a folder that refuses writes: read-only file system, no permission.
+_UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _refused_here(err: BaseException, path: Path) -> bool:
+    """Whether ``err`` is the target's folder refusing a write (not, say, an unreadable input)."""
+    if not isinstance(err, OSError) or err.errno not in _UNWRITABLE:
+        return False
+    name = err.filename
+    return name is None or (isinstance(name, (str, bytes, os.PathLike)) and Path(os.fsdecode(name)).parent == path.parent)
+
+
+def _unwritable(path: Path, err: OSError | None) -> DataError:
+    why = f" ({err.strerror or err})" if err is not None else ""
+    return DataError(f"cannot write {path.name}: its folder {path.parent} is read-only or not writable{why}; "
+                     "choose a writable output folder (or fix its permissions) and run again")
+
+
+def _quietly_remove(path: Path) -> None:
+    """Remove a temporary; a failure (a read-only folder) is left for the caller's error to report."""
+    with contextlib.suppress(OSError):
+        _remove(path)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -8,8 +8,8 @@ isolated false positives (bright rock, snow patches) cannot be grown into blobs 
 
 Pixels
     *valid* pixels are those where the ratio is defined: no band equals the scene's nodata value
-    (``config.nodata_of``: ``dn.attrs["nodata"]``, else the rio nodata or ``_FillValue``), the
-    optional ``valid`` mask is True, and not TM3 == TM5 == 0 (0/0).
+    (``config.nodata_of``: ``dn.attrs["nodata"]``, else the rio nodata or ``_FillValue``) or is NaN
+    (``config.nodata_pixels``), the optional ``valid`` mask is True, and not TM3 == TM5 == 0 (0/0).
     TM5 == 0 with TM3 > 0 is a ratio of +inf (glacier at every threshold). Invalid pixels have a NaN
     ratio, are never glacier and are left out of every count.
 
@@ -116,9 +116,7 @@ def _ratio_and_valid(dn: Any, valid: Any = None) -> tuple[xr.DataArray, xr.DataA
     tm5 = dn.sel(band=config.RATIO_DENOMINATOR_BAND, drop=True)
     ratio = xr.apply_ufunc(_divide, tm3, tm5, dask="parallelized", output_dtypes=[RATIO_DTYPE])
     ok = ~np.isnan(ratio)
-    nodata = config.nodata_of(dn)
-    if nodata is not None:
-        ok = ok & ~(dn == nodata).any("band")
+    ok = ok & ~config.nodata_pixels(dn)
     if valid is not None:
         mask = _same_chunks(_as_yx(valid, ratio, "valid").astype(bool), ratio.data)
         ok = ok & ok.copy(data=mask)
@@ -195,6 +193,9 @@ def _thresholds_as_ratio_dtype(thresholds: Iterable[float]) -> tuple[np.ndarray,
     values = np.asarray(list(thresholds) if not np.isscalar(thresholds) else [thresholds], dtype=np.float64)
     if values.size == 0 or not np.all(np.isfinite(values)):
         raise ValueError(f"thresholds must be a non-empty list of finite numbers, got {values.tolist()}")
+    if np.any(values <= 0):
+        raise ValueError(f"thresholds {values.tolist()}: a TM3/TM5 ratio threshold must be positive (the paper's "
+                         "lie in 1.5..3.7); at or below 0 every pixel with TM3 > 0 is glacier")
     values = np.unique(values)
     as_ratio = values.astype(RATIO_DTYPE)
     if np.any(np.diff(as_ratio) <= 0):

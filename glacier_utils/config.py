@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,10 @@ def data_root() -> Path:
     return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "data"
 
 
-def run_dir(profile: str | "Profile") -> Path:
-    """The artefact folder of one profile: ``<data_root>/runs/<profile>`` (created on demand)."""
+def run_dir(profile: str | "Profile", study: str = "thr") -> Path:
+    """The artefact folder of one study and profile: ``<data_root>/runs/<study>/<profile>`` (created on demand)."""
     name = profile.name if isinstance(profile, Profile) else get_profile(profile).name
-    path = data_root() / "runs" / name
+    path = data_root() / "runs" / study / name
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -62,9 +63,14 @@ RATIO_DENOMINATOR_BAND = 5
 #: False-colour composite of Fig. 5(a): band 7 (SWIR), band 4 (NIR), band 3 (red) as R/G/B.
 FALSE_COLOUR_BANDS: tuple[int, int, int] = (7, 4, 3)
 
+#: The paper's study as data: its grid, areas and periods are read from this file, their one owner.
+THR_STUDY_FILE = PACKAGE_DIR / "studies" / "thr.toml"
+with THR_STUDY_FILE.open("rb") as _handle:
+    _THR = tomllib.load(_handle)
+
 #: The study grid (paper §II-B step 1): WGS 84 / UTM zone 46N, 30 m Landsat pixels.
-STUDY_CRS = "EPSG:32646"
-PIXEL_SIZE_M = 30.0
+STUDY_CRS: str = _THR["crs"]
+PIXEL_SIZE_M = float(_THR["pixel_size_m"])
 
 # --------------------------------------------------------------------------------------------
 # The data contract: every scene is a Dataset with ``dn`` (band, y, x) and ``label`` (y, x)
@@ -108,24 +114,39 @@ def nodata_of(dn: Any, default: Any = None) -> Any:
     return default
 
 
+def nodata_pixels(dn: Any, nodata: Any = None, *, default: Any = None, rule: str = "any") -> Any:
+    """The one validity rule of DN: True at (y, x) pixels without data.
+
+    A pixel has no data where ``rule="any"`` band (or ``"all"`` bands) equals the nodata value
+    (``nodata``, else :func:`nodata_of` with ``default``), and, whatever the rule and the nodata
+    value, where any band is NaN (a float band's NaN is never a DN; a NaN nodata matches only NaN).
+    ``dn``: a (band, y, x) DataArray (dask stays lazy) or an array with the band axis first.
+    """
+    if rule not in ("any", "all"):
+        raise ValueError(f"rule={rule!r}: choose 'any' or 'all'")
+    if nodata is None:
+        nodata = nodata_of(dn, default)
+    labelled = "band" in getattr(dn, "dims", ())
+    if not labelled and not hasattr(dn, "dtype"):
+        dn = np.asarray(dn)
+
+    def over_bands(mask: Any, how: str) -> Any:
+        return getattr(mask, how)("band") if labelled else getattr(mask, how)(axis=0)
+
+    numeric_nodata = nodata is not None and not (isinstance(nodata, (float, np.floating)) and np.isnan(nodata))
+    floating = np.dtype(dn.dtype).kind in "fc"
+    if not numeric_nodata or floating:
+        invalid = over_bands(dn != dn, "any")  # NaN != NaN; all False for integer DN
+        return invalid | over_bands(dn == nodata, rule) if numeric_nodata else invalid
+    return over_bands(dn == nodata, rule)
+
+
 # --------------------------------------------------------------------------------------------
 # Scenes and areas (paper Table I and §II-C "Scene 2")
 # --------------------------------------------------------------------------------------------
-#: WRS-2 path/row ids of the 13 Landsat-5 images (Table I), grouped as in §II-C Scene 2.
-#: The paper's text lists 133038 in testing area 3, but Table I and Fig. 1 have 135038 and no
-#: 133038; we follow Table I.
-AREA_SCENES: dict[str, tuple[str, ...]] = {
-    "training": ("139036", "137036", "138037", "137037"),
-    "testing_1": ("139035", "138035"),
-    "testing_2": ("133035", "133036", "132037"),
-    "testing_3": ("136037", "135037", "134037", "135038"),
-}
-AREA_LABELS: dict[str, str] = {
-    "training": "Training area",
-    "testing_1": "Testing area 1",
-    "testing_2": "Testing area 2",
-    "testing_3": "Testing area 3",
-}
+#: WRS-2 path/row ids of the 13 Landsat-5 images (Table I), grouped as in §II-C Scene 2 (thr.toml).
+AREA_SCENES: dict[str, tuple[str, ...]] = {name: tuple(area["wrs2"]) for name, area in _THR["subareas"].items()}
+AREA_LABELS: dict[str, str] = {name: area["label"] for name, area in _THR["subareas"].items()}
 AREAS: tuple[str, ...] = tuple(AREA_SCENES)
 TESTING_AREAS: tuple[str, ...] = ("testing_1", "testing_2", "testing_3")
 WRS2_IDS: tuple[str, ...] = tuple(sorted(w for ws in AREA_SCENES.values() for w in ws))
@@ -144,7 +165,7 @@ def area_of_scene(wrs2: str) -> str:
 # Time (paper §III-D, Tables IV and V)
 # --------------------------------------------------------------------------------------------
 #: The 12 three-year periods of the time series, (first year, last year).
-PERIODS: tuple[tuple[int, int], ...] = tuple((y, y + 2) for y in range(1986, 2020, 3))
+PERIODS: tuple[tuple[int, int], ...] = tuple((int(a), int(b)) for a, b in _THR["periods"])
 PERIOD_LABELS: tuple[str, ...] = tuple(f"{a}–{b}" for a, b in PERIODS)
 #: Landsat 5 TM for 1986-2012, Landsat 8 OLI for 2013-2021 (paper §II-B).
 FIRST_OLI_YEAR = 2013

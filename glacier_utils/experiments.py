@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from glacier_utils import bandratio, config, study, tiles
+from glacier_utils import bandratio, config, runs, tiles
 
 
 def load_tiles(profile: str | config.Profile) -> xr.Dataset:
     """The tile dataset of notebook 01; a clear error when it has not been prepared yet."""
-    paths = study.RunPaths(profile)
+    paths = runs.RunPaths(profile)
     paths.require("tiles")
     return tiles.load_tile_dataset(paths.tiles)
 
@@ -43,7 +43,7 @@ def ensure_trained(model: str, experiment: str, profile: str | config.Profile, s
     from glacier_utils import training  # deferred: importing TensorFlow takes seconds
 
     train, val = datasets(tiles_ds, experiment, profile, seed)
-    return training.train_model(model, train, val, study.RunPaths(profile).training_run(model, experiment, seed),
+    return training.train_model(model, train, val, runs.RunPaths(profile).training_run(model, experiment, seed),
                                 profile, seed=seed, n_bands=tiles_ds.sizes["band"], force=force,
                                 verbose=verbose)
 
@@ -92,7 +92,7 @@ def threshold_sweep(tiles_ds: xr.Dataset, thresholds=config.RATIO_THRESHOLDS,
 
 def band_ratio_threshold(tiles_ds: xr.Dataset, profile: str | config.Profile) -> float:
     """The optimal threshold notebook 02 chose, or, where it has not run, the same choice made here."""
-    choice = study.RunPaths(profile).band_ratio_choice
+    choice = runs.RunPaths(profile).band_ratio_choice
     if choice.exists():
-        return float(study.read_json(choice)["threshold"])
+        return float(runs.read_json(choice)["threshold"])
     return bandratio.best_threshold(threshold_sweep(tiles_ds))

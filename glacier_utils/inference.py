@@ -15,7 +15,7 @@ Workers load the network once each from a ``.keras`` file (a cached loader keyed
 in-memory model is saved to a temporary file first, because sending a Keras model inside every
 task would serialise all its weights each time.
 
-Nodata (DN equal to the scene's nodata value in any band) and pixels the caller masks out
+Nodata (DN equal to the scene's nodata value, or NaN, in any band: ``config.nodata_pixels``) and pixels the caller masks out
 (``valid``, e.g. cloud) are carried through as NaN probability and ``config.LABEL_NODATA`` (255) in
 the mask, never guessed. Predictions are written as COGs by :mod:`glacier_utils.cog` and mosaicked
 by :mod:`glacier_utils.mosaic`.
@@ -302,9 +302,7 @@ def _chunk_sizes(size_px: int, chunk_px: int, min_px: int) -> tuple[int, ...]:
 
 def _valid_pixels(dn: xr.DataArray, nodata, valid) -> xr.DataArray:
     """True where every band has data and the optional caller mask allows the pixel."""
-    ok = xr.ones_like(dn.isel(band=0), dtype=bool)
-    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
-        ok = ~(dn == nodata).any("band")
+    ok = ~config.nodata_pixels(dn, nodata)  # a NaN DN is no data whatever the nodata value
     if valid is not None:
         if isinstance(valid, xr.DataArray):
             if valid.shape != ok.shape:
@@ -355,6 +353,9 @@ def predict_scene(
     the scene's attrs.
     """
     _check_geometry(window_px, overlap_px, batch_size)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not 0 < threshold < 1:
+        raise ValueError(f"threshold={threshold!r}: must be a probability strictly between 0 and 1 (default 0.5); "
+                         "at or outside the bounds the mask is all glacier or all not glacier")
     dn, attrs = _scene_dn(scene)
     if dn.dims != ("band", "y", "x"):
         raise DataError(f"scene: dn must have dims ('band', 'y', 'x'), got {dn.dims}")

@@ -181,7 +181,9 @@ def period_outlines(
     gdf["subarea"] = area
     gdf["scene"] = _joined(scene)
     gdf["source_images"] = _joined(source_images)
-    return _with_schema(gdf)
+    out = _with_schema(gdf)
+    out.attrs["period"] = int(period)  # a period without glacier has no row to carry it
+    return out
 
 
 def _joined(value: str | Iterable[str]) -> str:
@@ -262,15 +264,23 @@ def write_outlines_gpkg(
 ) -> Path:
     """Write outlines to ``path`` (GeoPackage), one layer per period, replacing the file atomically.
 
-    ``layers``: {period index: outlines} or one GeoDataFrame split by its ``period`` column. With
-    ``keep_existing`` the other period layers already in ``path`` are carried over; every layer is
-    written to a temporary file in the same folder, which replaces ``path`` only when complete.
+    ``layers``: {period index: outlines} or one GeoDataFrame split by its ``period`` column (an
+    empty one from :func:`period_outlines` knows its period: a period without glacier is an empty
+    layer with the schema). With ``keep_existing`` the other period layers already in ``path`` are
+    carried over; every layer is written to a temporary file in the same folder, which replaces
+    ``path`` only when complete.
     """
     path = Path(path)
     if not path.parent.is_dir():
         raise DataError(f"outlines GeoPackage: folder {path.parent} does not exist")
     if isinstance(layers, gpd.GeoDataFrame):
-        layers = {int(p): g for p, g in layers.groupby("period", sort=True)}
+        if len(layers) == 0 and layers.attrs.get("period") is None:
+            raise DataError(f"outlines GeoPackage {path.name}: the outlines have no rows and no period, so no layer "
+                            "name; pass {period: outlines} to write an empty period layer")
+        layers = ({int(p): g for p, g in layers.groupby("period", sort=True)} if len(layers)
+                  else {int(layers.attrs["period"]): layers})
+    if not layers:
+        raise DataError(f"outlines GeoPackage {path.name}: no period layers given; pass {{period: outlines}}")
     new = {layer_name(p): _with_schema(g) for p, g in layers.items()}
     crs_set = {g.crs.to_string() if g.crs else None for g in new.values()}
     if len(crs_set) > 1 or None in crs_set:

@@ -37,9 +37,7 @@ def false_colour(dn, bands: Sequence[int] = config.FALSE_COLOUR_BANDS, percentil
     else:
         arr = _as_band_first(dn).astype("float32")
         stack = np.stack([arr[config.BAND_NUMBERS.index(b)] for b in bands])
-    invalid = np.zeros(stack.shape[1:], bool)
-    if nodata is not None:
-        invalid = np.all(stack == nodata, axis=0)
+    invalid = config.nodata_pixels(stack, nodata, rule="all")  # every band at nodata, or any NaN
     rgb = np.empty(stack.shape[1:] + (3,), "float32")
     for i, channel in enumerate(stack):
         values = channel[~invalid]

@@ -1,22 +1,26 @@
-"""The study's vocabulary (experiments, splits, test sets and their labels) and its artefacts by name.
+"""What the study is: its vocabulary (experiments, splits, test sets, labels) and the study as a value.
 
-Notebooks hand results to each other through files. Every such file has one name here, on
-:class:`RunPaths`, so no notebook or book page types a file name: notebook 02 writes
-``RunPaths(profile).table_ii`` and the results page reads the same attribute.
+A :class:`Study` (grid, bands, subareas, periods, images) is read from a TOML file; the paper's
+Three-Rivers study is ``glacier_utils/studies/thr.toml``. Where a run's files go is :mod:`glacier_utils.runs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import datetime as dt
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyogrio
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from glacier_utils import config
-from glacier_utils._atomic import atomic_path, write_text
+from glacier_utils.errors import DataError
+from glacier_utils.io.geotiff import UNITS, check_band_map
 
 # --------------------------------------------------------------------------------------------
 # Experiments (paper §II-C): which tiles train and test a network
@@ -66,157 +70,305 @@ def check_model_name(model: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Artefacts by name
+# The study as a value: region, grid, bands, subareas, periods, inputs (one TOML file)
 # --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class RunPaths:
-    """Every artefact of one profile's run, by name: ``<data_root>/runs/<profile>/…``.
+SOURCES: tuple[str, ...] = ("synthetic", "local", "stac")
+_TOP_KEYS = {"name", "title", "source", "crs", "pixel_size_m", "bands", "periods", "subareas", "roles",
+             "inventory", "scenes", "images", "stac", "stride_px"}
+_IMAGE_KEYS = {"kind", "band_map", "unit", "sensor", "band_files"}
+IMAGE_KINDS: tuple[str, ...] = ("level1", "geotiff")
+_SUBAREA_KEYS = {"label", "wrs2"}
+_POLYGON_KEYS = {"file", "column", "labels"}
 
-    The attribute docstrings say which notebook writes each file; :meth:`require` turns a missing
-    one into an error that names the notebook to run.
+
+@dataclasses.dataclass(frozen=True)
+class SceneEntry:
+    """One image of a study: a Level-1 folder (or MTL), a multi-band GeoTIFF, or a folder of band files."""
+
+    path: Path
+    #: ISO date; Level-1 scenes take it from their MTL, plain GeoTIFFs need it here.
+    date: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageFormat:
+    """How a study's images are stored (``[images]`` of the study file)."""
+
+    #: "level1" (Landsat Level-1 folders with MTL) or "geotiff" (plain files, no MTL).
+    kind: str = "level1"
+    #: GeoTIFF file band (1-based) -> TM-equivalent band.
+    band_map: dict[int, int] = dataclasses.field(default_factory=dict)
+    #: "dn" or "reflectance" (GeoTIFF only).
+    unit: str = "dn"
+    sensor: str = "unknown"
+    #: Glob pattern of each band file inside a scene folder, in file-band order (GeoTIFF, one file per band).
+    band_files: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """One study: where (CRS, pixel size, subareas), what (bands), when (periods) and from which inputs.
+
+    The paper's THR study is the default instance (``glacier_utils/studies/thr.toml``). A user's
+    study is a TOML file of the same form: :func:`load_study` reads and checks it before anything
+    long starts, and every error names the file and the key to change.
     """
 
-    profile: str
-
-    def __post_init__(self):
-        object.__setattr__(self, "profile", config.get_profile(self.profile).name)
-
-    @property
-    def root(self) -> Path:
-        """The run folder of the profile (created on demand)."""
-        return config.run_dir(self.profile)
-
-    # notebook 01
-    @property
-    def tiles(self) -> Path:
-        """The tile dataset (zarr), written by notebook 01."""
-        return self.root / "tiles.zarr"
-
-    @property
-    def preparation_record(self) -> Path:
-        """What notebook 01 prepared (source, seed, counts), as JSON."""
-        return self.root / "data_preparation.json"
-
-    # notebook 02
-    @property
-    def band_ratio_choice(self) -> Path:
-        """The optimal band-ratio threshold and how it was chosen (JSON), written by notebook 02."""
-        return self.root / "band_ratio.json"
+    name: str
+    title: str
+    source: str
+    crs: str
+    pixel_size_m: float
+    bands: tuple[int, ...]
+    periods: tuple[tuple[int, int], ...]
+    #: Subarea name -> WRS-2 ids (the paper's grouping); empty when subareas are polygons.
+    subarea_frames: dict[str, tuple[str, ...]]
+    #: Subarea name -> label, in file order.
+    subarea_labels: dict[str, str]
+    #: A vector file of subarea polygons and its name column, when subareas are polygons.
+    subarea_polygons: tuple[Path, str] | None
+    training_subarea: str
+    inventory: Path | None = None
+    #: "training" and each period's label ("1986–1988") -> its images (source "local").
+    scenes: dict[str, tuple[SceneEntry, ...]] = dataclasses.field(default_factory=dict)
+    #: How the images are stored: Level-1 folders, or plain GeoTIFFs with a band map and a unit.
+    images: ImageFormat | None = None
+    #: STAC search settings (source "stac"): catalog, max_cloud, months.
+    stac: dict[str, Any] = dataclasses.field(default_factory=dict)
+    stride_px: int | None = None
+    path: Path | None = None
 
     @property
-    def table_ii(self) -> Path:
-        """Our Table II: the threshold sweep on Scene 1's test tiles (CSV), written by notebook 02."""
-        return self.root / "table_ii.csv"
-
-    # notebook 03
-    @property
-    def models(self) -> Path:
-        """The folder of every training run, written by notebook 03 (and 04 for missing runs)."""
-        return self.root / "models"
-
-    def training_run(self, model: str, experiment: str, seed: int) -> Path:
-        """Folder of one training run: ``models/<experiment>/<model>_seed<seed>``."""
-        return self.models / experiment / f"{check_model_name(model)}_seed{seed}"
-
-    # notebook 04
-    @property
-    def scores(self) -> Path:
-        """Every method's scores on every test set, tidy (parquet), written by notebook 04."""
-        return self.root / "scene_comparison.parquet"
+    def subareas(self) -> tuple[str, ...]:
+        """Subarea names, in file order."""
+        return tuple(self.subarea_labels)
 
     @property
-    def scores_csv(self) -> Path:
-        """The same scores as CSV, for reading without pandas."""
-        return self.root / "scene_comparison.csv"
+    def testing_subareas(self) -> tuple[str, ...]:
+        """Every subarea but the training one (Scene 2's testing areas, §II-C)."""
+        return tuple(a for a in self.subareas if a != self.training_subarea)
 
     @property
-    def errors_by_class(self) -> Path:
-        """Error rates per simulated surface/sky class (CSV), written by notebook 04."""
-        return self.root / "errors_by_surface_class.csv"
-
-    # notebook 05
-    @property
-    def timeseries(self) -> Path:
-        """The time series folder (masks, outlines, tables), written by notebook 05 (created on demand)."""
-        path = self.root / "timeseries"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def period_mask(self, period: int) -> Path:
-        """The mapped glacier mask (COG) of one period, e.g. ``timeseries/mask_1986_1988.tif``."""
-        first, last = config.PERIODS[period]
-        return self.timeseries / f"mask_{first}_{last}.tif"
+    def period_labels(self) -> tuple[str, ...]:
+        """"1986–1988"-style labels of the periods."""
+        return tuple(f"{a}–{b}" for a, b in self.periods)
 
     @property
-    def outlines(self) -> Path:
-        """The outlines of every period, one GeoPackage layer each."""
-        return self.timeseries / "outlines.gpkg"
+    def has_band_ratio(self) -> bool:
+        """Whether TM3 and TM5, the band ratio's bands (Eq. 1), are among the study's bands."""
+        return {config.RATIO_NUMERATOR_BAND, config.RATIO_DENOMINATOR_BAND} <= set(self.bands)
 
-    @property
-    def areas(self) -> Path:
-        """Areas ± uncertainty per period and subarea (CSV), Table V(a)."""
-        return self.timeseries / "areas.csv"
-
-    @property
-    def changes(self) -> Path:
-        """Changes and rates per interval and subarea (CSV), Table V(b)."""
-        return self.timeseries / "changes.csv"
-
-    @property
-    def timeseries_summary(self) -> Path:
-        """The time series' headline numbers (JSON), read by the results page."""
-        return self.root / "timeseries_summary.json"
-
-    # the run command
-    @property
-    def notebook_timings(self) -> Path:
-        """Wall time of every notebook run (CSV), written by the book build."""
-        return self.root / "notebook_timings.csv"
-
-    #: Which notebook writes each named artefact, for :meth:`require`.
-    WRITERS = {"tiles": "01_data_preparation", "preparation_record": "01_data_preparation",
-               "band_ratio_choice": "02_band_ratio_threshold_sweep", "table_ii": "02_band_ratio_threshold_sweep",
-               "scores": "04_scene_comparison", "scores_csv": "04_scene_comparison",
-               "errors_by_class": "04_scene_comparison", "outlines": "05_time_series_1986_2021",
-               "areas": "05_time_series_1986_2021", "changes": "05_time_series_1986_2021",
-               "timeseries_summary": "05_time_series_1986_2021"}
-
-    def require(self, *names: str) -> None:
-        """A FileNotFoundError naming the notebooks to run when any named artefact is missing."""
-        missing = [f"{getattr(self, name).relative_to(self.root)} (notebooks/{self.WRITERS[name]}.ipynb)"
-                   for name in names if not getattr(self, name).exists()]
-        if missing:
-            raise FileNotFoundError(f"{self.root} lacks {', '.join(missing)}: run those notebooks "
-                                    f"with profile={self.profile!r} first")
+    def band_ratio_note(self) -> str:
+        """One line saying why the band ratio cannot run on this study ('' when it can)."""
+        if self.has_band_ratio:
+            return ""
+        missing = sorted({config.RATIO_NUMERATOR_BAND, config.RATIO_DENOMINATOR_BAND} - set(self.bands))
+        return (f"study {self.name!r} has no TM band {' or '.join(map(str, missing))}: the band ratio "
+                f"(TM3/TM5, paper Eq. 1) is skipped; the networks use bands {list(self.bands)}")
 
 
-# --------------------------------------------------------------------------------------------
-# Reading and writing artefacts (atomically)
-# --------------------------------------------------------------------------------------------
-def write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write ``data`` as indented JSON, atomically (temporary name, then rename)."""
-    return write_text(path, json.dumps(data, indent=2))
+def _fail(where: str, message: str) -> DataError:
+    return DataError(f"{where}: {message}")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON artefact."""
-    return json.loads(Path(path).read_text())
+def _check_keys(table: Mapping[str, Any], known: set[str], where: str, section: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise _fail(where, f"unknown key(s) {unknown} in {section}; known keys: {sorted(known)}")
 
 
-def write_table(path: str | os.PathLike, table: pd.DataFrame) -> Path:
-    """Write a table as CSV or parquet (by the suffix), without the index, atomically."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        if path.suffix == ".parquet":
-            table.to_parquet(tmp, index=False)
-        elif path.suffix == ".csv":
-            table.to_csv(tmp, index=False)
-        else:
-            raise ValueError(f"{path}: write_table writes .csv or .parquet files")
+def _resolve(base: Path | None, value: str, where: str, key: str) -> Path:
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() or base is None else base / path
+    if not path.exists():
+        raise _fail(where, f"{key} = {value!r}: {path} does not exist")
     return path
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV or parquet artefact (by the suffix)."""
-    path = Path(path)
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+def _periods(raw: Any, where: str) -> tuple[tuple[int, int], ...]:
+    try:
+        periods = tuple((int(a), int(b)) for a, b in raw)
+    except (TypeError, ValueError):
+        raise _fail(where, f"periods must be a list of [first year, last year] pairs, got {raw!r}") from None
+    if not periods:
+        raise _fail(where, "periods is empty: give at least one [first year, last year]")
+    for (a, b), previous in zip(periods, ((None, None),) + periods[:-1]):
+        if not 1972 <= a <= b:
+            raise _fail(where, f"period [{a}, {b}]: the first year must not follow the last, both from 1972 (Landsat)")
+        if previous[1] is not None and a <= previous[1]:
+            raise _fail(where, f"period [{a}, {b}] overlaps or precedes [{previous[0]}, {previous[1]}]: "
+                               "list periods in time order without overlap")
+    return periods
+
+
+def _bands(raw: Any, where: str) -> tuple[int, ...]:
+    bands = tuple(raw) if isinstance(raw, (list, tuple)) else ()
+    if not bands or any(isinstance(b, bool) or not isinstance(b, int) for b in bands):
+        raise _fail(where, f"bands must be a list of TM-equivalent band numbers such as [1, 2, 3, 4], got {raw!r}")
+    if len(set(bands)) != len(bands) or not set(bands) <= set(config.BAND_NUMBERS):
+        raise _fail(where, f"bands {list(bands)}: each of {list(config.BAND_NUMBERS)} at most once")
+    return bands
+
+
+def _subareas(raw: Any, base: Path | None, where: str):
+    if not isinstance(raw, Mapping) or not raw:
+        raise _fail(where, "[subareas] is missing: name the subareas (WRS-2 groups, or a polygon file)")
+    if "file" in raw:  # polygons from a vector file
+        _check_keys(raw, _POLYGON_KEYS, where, "[subareas]")
+        column = raw.get("column", "name")
+        path = _resolve(base, raw["file"], where, "subareas.file")
+        try:
+            table = pyogrio.read_dataframe(path, read_geometry=False)
+        except Exception as err:  # pyogrio raises several types for unreadable files
+            raise _fail(where, f"subareas.file {path} cannot be read as a vector file: {err}") from err
+        if column not in table.columns:
+            raise _fail(where, f"subareas.column = {column!r} is not a column of {path.name} "
+                               f"(it has {list(table.columns)})")
+        names = [str(v) for v in table[column]]
+        if not names or len(set(names)) != len(names):
+            raise _fail(where, f"subareas in {path.name}: column {column!r} must name each polygon once, got {names}")
+        given = dict(raw.get("labels", {}))
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise _fail(where, f"subareas.labels names {unknown}, which are not in {path.name}'s {column!r}: {names}")
+        return {}, {name: str(given.get(name, name)) for name in names}, (path, column)
+    frames, labels = {}, {}
+    for name, table in raw.items():
+        if not isinstance(table, Mapping):
+            raise _fail(where, f"[subareas.{name}] must be a table with wrs2 = [...] (and an optional label)")
+        _check_keys(table, _SUBAREA_KEYS, where, f"[subareas.{name}]")
+        ids = [str(w).replace(" ", "") for w in table.get("wrs2", [])]
+        if not ids or any(len(w) != 6 or not w.isdigit() for w in ids):
+            raise _fail(where, f"[subareas.{name}] wrs2 must list WRS-2 ids as 'PPPRRR' strings, got {ids!r}")
+        frames[name] = tuple(ids)
+        labels[name] = str(table.get("label", name))
+    doubled = sorted({w for ids in frames.values() for w in ids if sum(w in other for other in frames.values()) > 1})
+    if doubled:
+        raise _fail(where, f"WRS-2 id(s) {doubled} belong to more than one subarea")
+    return frames, labels, None
+
+
+def _images(raw: Any, where: str) -> ImageFormat | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "[images] must be a table: kind = 'level1' or 'geotiff' (with band_map and unit)")
+    _check_keys(raw, _IMAGE_KEYS, where, "[images]")
+    kind = raw.get("kind", "level1")
+    if kind not in IMAGE_KINDS:
+        raise _fail(where, f"images.kind = {kind!r}; choose one of {', '.join(IMAGE_KINDS)}")
+    if kind == "level1":
+        extra = sorted(set(raw) - {"kind", "sensor"})
+        if extra:
+            raise _fail(where, f"images.kind = 'level1' reads bands and units from the MTL; drop {extra}")
+        return ImageFormat(kind=kind, sensor=str(raw.get("sensor", "unknown")))
+    if "band_map" not in raw:
+        raise _fail(where, "images.kind = 'geotiff' needs band_map = {1 = 1, 2 = 2, …} (file band -> TM band)")
+    unit = raw.get("unit", "dn")
+    if unit not in UNITS:
+        raise _fail(where, f"images.unit = {unit!r}; choose one of {', '.join(UNITS)}")
+    band_map = check_band_map(raw["band_map"], where)
+    band_files = tuple(str(p) for p in raw.get("band_files", ()))
+    if band_files and sorted(band_map) != list(range(1, len(band_files) + 1)):
+        raise _fail(where, f"images.band_files lists {len(band_files)} files but band_map names file bands "
+                           f"{sorted(band_map)}: number them 1..{len(band_files)}")
+    return ImageFormat(kind=kind, band_map=band_map, unit=unit, sensor=str(raw.get("sensor", "unknown")),
+                       band_files=band_files)
+
+
+def _scene_entry(entry: Any, base: Path | None, where: str, key: str, images: ImageFormat | None) -> SceneEntry:
+    if isinstance(entry, Mapping):
+        _check_keys(entry, {"path", "date"}, where, f"an entry of scenes.{key!r}")
+        if "path" not in entry:
+            raise _fail(where, f"an entry of scenes.{key!r} has no path")
+        path, date = entry["path"], entry.get("date")
+    else:
+        path, date = entry, None
+    resolved = _resolve(base, str(path), where, f"scenes.{key!r}")
+    if images is not None and images.kind == "geotiff" and date is None:
+        raise _fail(where, f"scenes.{key!r}: {path} is a plain GeoTIFF (no MTL): give its date, "
+                           f"e.g. {{path = {str(path)!r}, date = '2005-08-10'}}")
+    if date is not None:
+        try:
+            date = dt.date.fromisoformat(str(date)).isoformat()
+        except ValueError:
+            raise _fail(where, f"scenes.{key!r}: date {date!r} of {path} is not an ISO date 'YYYY-MM-DD'") from None
+    return SceneEntry(resolved, date)
+
+
+def study_from_mapping(data: Mapping[str, Any], *, path: Path | None = None) -> Study:
+    """A checked Study from the parsed TOML of a study file (``path`` resolves relative file names)."""
+    where = str(path) if path else "study"
+    base = path.parent if path else None
+    _check_keys(data, _TOP_KEYS, where, "the top level")
+    for key in ("name", "subareas", "roles"):
+        if key not in data:
+            raise _fail(where, f"required key {key!r} is missing")
+    name = str(data["name"])
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise _fail(where, f"name = {name!r}: use letters, digits, '-' and '_' (it names the run folder)")
+    source = data.get("source", "local")
+    if source not in SOURCES:
+        raise _fail(where, f"source = {source!r}; choose one of {', '.join(SOURCES)}")
+    crs = str(data.get("crs", "auto"))
+    if crs != "auto":
+        try:
+            CRS.from_user_input(crs)
+        except CRSError:
+            raise _fail(where, f"crs = {crs!r} is not a CRS pyproj knows; give e.g. 'EPSG:32632' or 'auto'") from None
+    pixel_size_m = float(data.get("pixel_size_m", config.PIXEL_SIZE_M))
+    if not pixel_size_m > 0:
+        raise _fail(where, f"pixel_size_m = {pixel_size_m}: must be positive")
+    frames, labels, polygons = _subareas(data["subareas"], base, where)
+    roles = data["roles"]
+    if not isinstance(roles, Mapping) or set(roles) != {"training"}:
+        raise _fail(where, "[roles] must name the training subarea: training = '<subarea>'")
+    training = str(roles["training"])
+    if labels and training not in labels:
+        raise _fail(where, f"roles.training = {training!r} is not a subarea; subareas: {sorted(labels)}")
+    periods = _periods(data.get("periods", [list(p) for p in config.PERIODS]), where)
+    inventory = data.get("inventory")
+    if source != "synthetic" and not inventory:
+        raise _fail(where, f"source = {source!r} needs inventory = '<glacier outlines file>' (RGI, SCGI, GLIMS)")
+    images = _images(data.get("images"), where)
+    scenes = {}
+    for key, entries in dict(data.get("scenes", {})).items():
+        scenes[key] = tuple(_scene_entry(entry, base, where, key, images) for entry in entries)
+    if source == "local":
+        known = {"training", *(f"{a}–{b}" for a, b in periods), *(f"{a}-{b}" for a, b in periods)}
+        _check_keys(scenes, known, where, "[scenes] (use 'training' and the periods' labels, e.g. '1986-1988')")
+        if not scenes.get("training"):
+            raise _fail(where, "[scenes] training = [...] is missing: the images the networks train on")
+        empty = [f"{a}-{b}" for a, b in periods if not (scenes.get(f"{a}-{b}") or scenes.get(f"{a}–{b}"))]
+        if empty:
+            raise _fail(where, f"period(s) {empty} have no acquisition in [scenes]: list at least one image "
+                               "per period, or drop the period from periods")
+    stride_px = data.get("stride_px")
+    return Study(
+        name=name, title=str(data.get("title", name)), source=source, crs=crs, pixel_size_m=pixel_size_m,
+        bands=_bands(data.get("bands", list(config.BAND_NUMBERS)), where), periods=periods,
+        subarea_frames=frames, subarea_labels=labels, subarea_polygons=polygons, training_subarea=training,
+        inventory=_resolve(base, str(inventory), where, "inventory") if inventory else None,
+        scenes={k.replace("-", "–"): v for k, v in scenes.items()}, images=images, stac=dict(data.get("stac", {})),
+        stride_px=None if stride_px is None else int(stride_px), path=path,
+    )
+
+
+def load_study(study: str | os.PathLike | Study = "thr") -> Study:
+    """The study of a TOML file, or a packaged one by name (``"thr"``, the paper's); checked, with clear errors."""
+    if isinstance(study, Study):
+        return study
+    path = Path(study)
+    if path.suffix != ".toml":
+        packaged = config.PACKAGE_DIR / "studies" / f"{study}.toml"
+        if not packaged.exists():
+            known = sorted(p.stem for p in (config.PACKAGE_DIR / "studies").glob("*.toml"))
+            raise DataError(f"study {str(study)!r}: no such study file; give a .toml path or one of {known}")
+        path = packaged
+    if not path.is_file():
+        raise DataError(f"study file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"study file {path} is not valid TOML: {err}") from None
+    return study_from_mapping(data, path=path.resolve())

@@ -35,6 +35,7 @@ import os
 import platform
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -431,11 +432,30 @@ def train_model(
 # ------------------------------------------------------------------------------------------------
 # Using a trained model
 # ------------------------------------------------------------------------------------------------
+def _check_keras_archive(path: Path) -> None:
+    """DataError unless ``path`` is a complete ``.keras`` zip archive (Keras calls a damaged one "File not found")."""
+    problem = None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            if bad is not None:
+                problem = f"its member {bad} is corrupt"
+            elif "config.json" not in archive.namelist():
+                problem = "it holds no config.json (not a Keras v3 model)"
+    except (zipfile.BadZipFile, EOFError, OSError) as err:
+        problem = f"it is not a complete zip archive ({err})"
+    if problem:
+        raise DataError(f"model file {path} ({path.stat().st_size} bytes) exists but is not a readable .keras "
+                        f"archive: {problem}; it was probably cut short (an interrupted copy or save): copy it "
+                        "again or retrain")
+
+
 def load_keras(path: str | Path, *, compile: bool = True) -> keras.Model:
     """Load a ``.keras`` network (custom layers registered); a DataError names a missing or unreadable file."""
     path = Path(path)
     if not path.is_file():
         raise MissingModelError(f"model file {path} does not exist (run train_model first?)")
+    _check_keras_archive(path)
     try:
         return keras.models.load_model(path, compile=compile)
     except Exception as err:  # noqa: BLE001  (Keras raises many types for a damaged file)

@@ -69,7 +69,8 @@ def test_paths_resolve_from_the_project_root_not_the_working_directory(tmp_path,
 
 def test_run_dir_honours_glacier_data_dir(data_dir):
     path = config.run_dir("quick")
-    assert path == data_dir / "runs" / "quick" and path.is_dir()
+    assert path == data_dir / "runs" / "thr" / "quick" and path.is_dir()
+    assert config.run_dir("smoke", "alps") == data_dir / "runs" / "alps" / "smoke"
 
 
 def test_book_profile_table_matches_the_profiles():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glacier_utils import config, experiments, study, tiles
+from glacier_utils import config, experiments, runs, study, tiles
 from glacier_utils.io import sources
 
 
@@ -29,10 +29,10 @@ def test_missing_tile_dataset_points_at_notebook_01(data_dir):
 
 
 def test_run_folders_are_per_profile_experiment_model_and_seed(data_dir):
-    path = study.RunPaths("smoke").training_run("unet", "scene2", 3)
-    assert path == data_dir / "runs" / "smoke" / "models" / "scene2" / "unet_seed3"
+    path = runs.RunPaths("smoke").training_run("unet", "scene2", 3)
+    assert path == data_dir / "runs" / "thr" / "smoke" / "models" / "scene2" / "unet_seed3"
     with pytest.raises(ValueError, match="m_landsnet"):
-        study.RunPaths("smoke").training_run("segformer", "scene2", 0)
+        runs.RunPaths("smoke").training_run("segformer", "scene2", 0)
 
 
 def test_images_are_normalised_with_the_training_statistics_of_the_experiment(smoke_tiles):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from scipy import ndimage
@@ -88,8 +88,9 @@ def test_true_area_table_equals_label_pixels_of_a_period_mosaic(smoke_region):
     period = 4
     mosaic = np.zeros(smoke_region.shape, dtype=bool)
     s = smoke_region.scene_px
-    for wrs2, date in syn.period_acquisitions(smoke_region, period):
-        scene = syn.simulate_scene(smoke_region, wrs2, date)
+    for acq in syn.select_acquisitions(syn.period_acquisitions(smoke_region, period)).itertuples(index=False):
+        wrs2 = acq.wrs2
+        scene = syn.simulate_scene(smoke_region, wrs2, acq.date, acq.sensor, acq.cloud_cover)
         r, c = smoke_region.scene_origins[wrs2]
         lab = scene.label.values
         mosaic[r:r + s, c:c + s] |= lab == 1
@@ -234,12 +235,11 @@ def test_oli_scenes_from_2013_are_uint16(smoke_region):
 def test_period_acquisitions_fall_in_their_period_and_sensor_era(smoke_region):
     for period in range(len(config.PERIODS)):
         acqs = syn.period_acquisitions(smoke_region, period)
-        assert [w for w, _ in acqs] == list(config.WRS2_IDS)
-        for _, date in acqs:
-            year = dt.date.fromisoformat(date).year
-            assert config.PERIODS[period][0] <= year <= config.PERIODS[period][1]
-            assert year <= 2011 or year >= 2013
-    assert syn.period_acquisitions(smoke_region, 2) == syn.period_acquisitions(smoke_region, 2)
+        assert list(acqs["wrs2"].unique()) == list(config.WRS2_IDS)
+        years = acqs["date"].dt.year
+        assert years.between(*config.PERIODS[period]).all()
+        assert ((years <= 2011) | (years >= 2013)).all()
+    pd.testing.assert_frame_equal(syn.period_acquisitions(smoke_region, 2), syn.period_acquisitions(smoke_region, 2))
 
 
 def test_training_acquisitions_are_table_i():

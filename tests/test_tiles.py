@@ -413,3 +413,73 @@ def test_bad_parameters_raise_clear_value_errors(prepared):
         tiles.save_tile_dataset(prepared, "tiles.h5")
     with pytest.raises(ValueError, match="'dn' is missing"):
         tiles.tile_scenes([scene.drop_vars("dn")], TILE)
+
+
+# --------------------------------------------------------------------------------------------
+# Overlapping windows (stride_px < tile_px) for small regions
+# --------------------------------------------------------------------------------------------
+def _footprints(ds, indices: np.ndarray) -> list[tuple[float, float]]:
+    """(west, north) edges of the given windows, from a tile Dataset or cut_tiles' arrays."""
+    x0, y0 = (np.asarray(getattr(ds[k], "values", ds[k])) for k in ("x0", "y0"))
+    return list(zip(x0[indices], y0[indices]))
+
+
+def _share_a_pixel(a: tuple[float, float], b: tuple[float, float], side_m: float) -> bool:
+    return abs(a[0] - b[0]) < side_m and abs(a[1] - b[1]) < side_m
+
+
+def test_stride_equal_to_the_tile_size_changes_nothing(study_scenes):
+    default = tiles.prepare_tile_dataset(study_scenes, "smoke", tile_px=TILE, seed=7)
+    explicit = tiles.prepare_tile_dataset(study_scenes, "smoke", tile_px=TILE, seed=7, stride_px=TILE)
+    for name in ("image", "label", "split_scene1_grouped", "split_scene2", "norm_mean", "norm_std"):
+        np.testing.assert_array_equal(default[name].values, explicit[name].values)
+
+
+def test_half_tile_stride_cuts_overlapping_windows_of_the_scene_pixels():
+    scene = make_scene("138037", size=64)
+    whole, _ = tiles.cut_tiles(scene, TILE)
+    half, _ = tiles.cut_tiles(scene, TILE, stride_px=TILE // 2)
+    assert len(half["label"]) > 3 * len(whole["label"])  # about four windows per tile, minus the edges
+    xs, ys = scene["x"].values, scene["y"].values
+    for i in (0, 1, len(half["label"]) - 1):
+        col = int(np.argmin(np.abs(xs - (half["x0"][i] + 15.0))))
+        row = int(np.argmin(np.abs(ys - (half["y0"][i] - 15.0))))
+        np.testing.assert_array_equal(half["label"][i], scene["label"].values[row:row + TILE, col:col + TILE])
+        np.testing.assert_array_equal(half["image"][i], np.moveaxis(
+            scene["dn"].values[:, row:row + TILE, col:col + TILE], 0, -1))
+    assert set(_footprints(whole, np.arange(len(whole["label"])))) <= set(
+        _footprints(half, np.arange(len(half["label"]))))
+
+
+@pytest.mark.parametrize("experiment", ["scene1_grouped", "scene2"])
+def test_evaluation_windows_never_share_a_pixel_with_training_windows(study_scenes, experiment):
+    ds = tiles.prepare_tile_dataset(study_scenes, "smoke", tile_px=TILE, seed=7, stride_px=TILE // 2)
+    parts = tiles.split_indices(ds, experiment)
+    train = _footprints(ds, parts["train"])
+    assert len(train) and len(parts["validation"])
+    for name in parts:
+        if name == "train":
+            continue
+        held = _footprints(ds, parts[name])
+        clashes = [(a, b) for a in train for b in held if _share_a_pixel(a, b, T_M)]
+        assert not clashes, f"{experiment}: {len(clashes)} training windows overlap {name} windows"
+
+
+def test_overlapping_windows_give_a_small_region_more_training_samples(study_scenes):
+    whole = tiles.prepare_tile_dataset(study_scenes, "smoke", tile_px=TILE, seed=7)
+    half = tiles.prepare_tile_dataset(study_scenes, "smoke", tile_px=TILE, seed=7, stride_px=TILE // 2)
+    assert half.attrs["stride_px"] == TILE // 2 and whole.attrs["stride_px"] == TILE
+    for experiment in ("scene1_grouped", "scene2"):
+        assert len(tiles.split_indices(half, experiment)["train"]) > len(tiles.split_indices(whole, experiment)["train"])
+
+
+@pytest.mark.parametrize("stride", [0, -8, 5, 24, 8.0, True])
+def test_a_stride_that_does_not_divide_the_tile_is_refused(stride):
+    with pytest.raises(ValueError, match="stride_px"):
+        tiles.cut_tiles(make_scene("138037"), TILE, stride_px=stride)
+
+
+def test_a_scene_without_a_single_complete_tile_is_skipped_not_a_crash(study_scenes):
+    empty = make_scene("139036", nodata_rows=96)  # all fill
+    ds = tiles.tile_scenes([*study_scenes, empty], TILE)
+    assert "139036" not in set(ds["wrs2"].values.astype(str))

@@ -29,7 +29,7 @@ import pandas as pd
 import panel
 import papermill as pm
 
-from glacier_utils import config, study
+from glacier_utils import config, runs
 from glacier_utils._atomic import write_text
 
 NOTEBOOK_DIR = config.PROJECT_ROOT / "notebooks"
@@ -285,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.build_only:
         timings = execute(plan(args.profile, args.force, args.pages_only))
         if len(timings):
-            path = study.write_table(study.RunPaths(args.profile).notebook_timings, timings)
+            path = runs.write_table(runs.RunPaths(args.profile).notebook_timings, timings)
             print(timings.to_string(index=False))
             print(f"total: {timings.seconds.sum():.0f} s (timings in {path})")
     if not args.no_build:

@@ -299,6 +299,14 @@ def rasterize_inventory(
         raise DataError(f"{source} has no CRS, so it cannot be placed on the scene grid")
     if on_no_overlap not in ("raise", "warn"):
         raise ValueError(f"on_no_overlap={on_no_overlap!r}; choose 'raise' or 'warn'")
+    kinds = gdf.geometry.geom_type
+    odd = kinds[gdf.geometry.notna() & ~gdf.geometry.is_empty & ~kinds.isin(["Polygon", "MultiPolygon"])]
+    if len(odd):
+        found = ", ".join(f"{n} {k}" for k, n in odd.value_counts().items())
+        raise DataError(f"{source}: {len(odd)} of {len(gdf)} features are not polygons ({found}; at rows "
+                        f"{list(odd.index[:5])}); a glacier inventory holds outlines as Polygon/MultiPolygon, and a "
+                        "point or line would be burnt as a few pixels of glacier: polygonise outlines stored as "
+                        "lines (shapely.polygonize) and drop points before rasterising")
     template, crs, transform, shape = _grid_of(like)
     projected = gdf.to_crs(crs)
     geoms = [g for g in projected.geometry if g is not None and not g.is_empty]

@@ -35,6 +35,7 @@ import xarray as xr
 
 from glacier_utils import config
 from glacier_utils.errors import DataError
+from glacier_utils.io import consistency
 
 __all__ = [
     "DataError", "DEFAULT_CHUNKS", "QA_BIT_TABLES", "read_mtl", "flatten_mtl", "mtl_scene_metadata", "find_mtl",
@@ -168,14 +169,8 @@ def normalise_spacecraft(spacecraft: str) -> str:
 
 def sensor_from_product_id(product_id: str) -> str | None:
     """Sensor implied by a Landsat product/scene id (``LT05_…``, ``LC08_…``, ``LT5…``), or None."""
-    match = re.match(r"^L([CEOTM])0?([4-9])", Path(product_id).name.upper())
-    if not match:
-        return None
-    kind, mission = match.groups()
-    for kinds, missions, sensor in (("T", "45", "TM"), ("E", "7", "ETM"), ("CO", "89", "OLI")):
-        if kind in kinds and mission in missions:
-            return sensor
-    return None
+    mission = consistency.product_id_mission(product_id)
+    return mission[0] if mission else None
 
 
 def mtl_scene_metadata(mtl: Mapping[str, Any], source: str = "MTL") -> dict[str, Any]:
@@ -211,6 +206,7 @@ def mtl_scene_metadata(mtl: Mapping[str, Any], source: str = "MTL") -> dict[str,
         meta["cloud_cover"] = float(flat["CLOUD_COVER"])
     if "EARTH_SUN_DISTANCE" in flat:
         meta["earth_sun_distance"] = float(flat["EARTH_SUN_DISTANCE"])
+    consistency.check_metadata(meta, source)
     return meta
 
 
@@ -280,13 +276,13 @@ def _check_band_file(path: Path) -> None:
 
 
 def _all_nodata(path: Path, nodata: float) -> bool:
-    """True when a band holds only nodata (a decimated read first; a full read only to confirm)."""
+    """True when a band holds only nodata or NaN (a decimated read first; a full read only to confirm)."""
     with rasterio.open(path) as src:
         step = max(1, math.ceil(max(src.height, src.width) / 512))
         small = src.read(1, out_shape=(max(1, src.height // step), max(1, src.width // step)))
-        if np.any(small != nodata):
+        if not config.nodata_pixels(small[None], nodata).all():
             return False
-        return not np.any(src.read(1) != nodata)
+        return bool(config.nodata_pixels(src.read(1)[None], nodata).all())
 
 
 def stack_band_files(
@@ -333,8 +329,11 @@ def stack_band_files(
     dn.encoding = {}
     dn = dn.rio.write_crs(crs).rio.write_transform(transform).rio.write_nodata(nodata, encoded=False)
     dn.name = "dn"
-    if check_nodata and str(ref_path).find("://") < 0 and _all_nodata(Path(str(ref_path)), nodata):
-        raise DataError(f"band file {ref_path} holds only nodata ({nodata}): the scene has no valid pixels")
+    for band in config.BAND_NUMBERS if check_nodata else ():  # one empty band leaves no valid pixel
+        path = band_paths[band]
+        if "://" not in str(path) and _all_nodata(Path(str(path)), nodata):
+            raise DataError(f"band file {path} (TM band {band}) holds only nodata ({nodata}) or NaN: the scene "
+                            "has no valid pixels; re-download it or pass check_nodata=False")
     return dn
 
 
@@ -383,8 +382,9 @@ def read_scene(
     if missing:
         raise DataError(f"{folder}: band files {', '.join(missing)} of the {sensor} scene are missing "
                         f"(found {', '.join(f'B{n}' for n in sorted(band_files)) or 'no band files'})")
-    dn = stack_band_files({b: band_files[mapping[b]] for b in config.BAND_NUMBERS}, chunks=chunks,
-                          check_nodata=check_nodata)
+    files = {b: band_files[mapping[b]] for b in config.BAND_NUMBERS}
+    consistency.check_band_files(sensor, attrs.get("spacecraft"), files, str(mtl_path or folder))
+    dn = stack_band_files(files, chunks=chunks, check_nodata=check_nodata)
     dn.attrs["file_bands"] = [mapping[b] for b in config.BAND_NUMBERS]
     return add_study_attrs(xr.Dataset({"dn": dn}), attrs)
 
@@ -424,11 +424,8 @@ def reproject_scene(scene: xr.Dataset, crs: Any = config.STUDY_CRS, pixel_size_m
 
 
 def valid_mask(dn: xr.DataArray) -> xr.DataArray:
-    """True where every band holds data (no band equals the nodata value)."""
-    nodata = config.nodata_of(dn)
-    if nodata is None:
-        return xr.ones_like(dn.isel(band=0, drop=True), dtype=bool)
-    return (dn != nodata).all("band")
+    """True where every band holds data (no band at the nodata value, none NaN: ``config.nodata_pixels``)."""
+    return ~config.nodata_pixels(dn)
 
 
 # --------------------------------------------------------------------------------------------

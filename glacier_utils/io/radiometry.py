@@ -181,19 +181,46 @@ def earth_sun_distance(date: str | dt.date) -> float:
 # --------------------------------------------------------------------------------------------
 # DN -> TOA reflectance and brightness temperature of a scene read with its MTL
 # --------------------------------------------------------------------------------------------
+def _mtl_number(flat: Mapping[str, Any], key: str, source: str) -> float:
+    """A finite number of the MTL, or a DataError naming the key and the file."""
+    if key not in flat:
+        raise DataError(f"MTL {source} lacks {key}; the file is incomplete: download the scene's MTL again")
+    try:
+        value = float(flat[key])
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataError(f"MTL {source}: {key} = {flat[key]!r} is not a finite number")
+    return value
+
+
+def _rescaling(flat: Mapping[str, Any], kind: str, n: int, source: str) -> tuple[float, float]:
+    """(MULT, ADD) of ``<kind>_MULT/ADD_BAND_n`` (kind RADIANCE or REFLECTANCE); the gain must be positive."""
+    mult = _mtl_number(flat, f"{kind}_MULT_BAND_{n}", source)
+    add = _mtl_number(flat, f"{kind}_ADD_BAND_{n}", source)
+    if mult <= 0:
+        raise DataError(f"MTL {source}: {kind}_MULT_BAND_{n} = {mult} is not a positive gain (a brighter pixel "
+                        "must mean more light); the MTL is corrupt or belongs to another product")
+    return mult, add
+
+
 def _radiance_coefficients(flat: Mapping[str, Any], n: int, source: str) -> tuple[float, float]:
     """(mult, add) converting DN of file band n to radiance, from whichever form the MTL has."""
-    if f"RADIANCE_MULT_BAND_{n}" in flat:
-        return float(flat[f"RADIANCE_MULT_BAND_{n}"]), float(flat[f"RADIANCE_ADD_BAND_{n}"])
+    if f"RADIANCE_MULT_BAND_{n}" in flat or f"RADIANCE_ADD_BAND_{n}" in flat:
+        return _rescaling(flat, "RADIANCE", n, source)
     for lmax, lmin, qmax, qmin in (
         (f"RADIANCE_MAXIMUM_BAND_{n}", f"RADIANCE_MINIMUM_BAND_{n}",
          f"QUANTIZE_CAL_MAX_BAND_{n}", f"QUANTIZE_CAL_MIN_BAND_{n}"),
         (f"LMAX_BAND{n}", f"LMIN_BAND{n}", f"QCALMAX_BAND{n}", f"QCALMIN_BAND{n}"),
     ):
         if all(k in flat for k in (lmax, lmin, qmax, qmin)):
+            hi, lo, qhi, qlo = (_mtl_number(flat, k, source) for k in (lmax, lmin, qmax, qmin))
+            if hi <= lo or qhi <= qlo:
+                raise DataError(f"MTL {source}: band {n} has {lmax} = {hi} <= {lmin} = {lo} or {qmax} = {qhi} <= "
+                                f"{qmin} = {qlo}; a radiance range must grow with DN (corrupt MTL?)")
             # Chander et al. (2009) Eq. 1: L = (LMAX - LMIN) / (QCALMAX - QCALMIN) * (Q - QCALMIN) + LMIN
-            gain = (float(flat[lmax]) - float(flat[lmin])) / (float(flat[qmax]) - float(flat[qmin]))
-            return gain, float(flat[lmin]) - gain * float(flat[qmin])
+            gain = (hi - lo) / (qhi - qlo)
+            return gain, lo - gain * qlo
     raise DataError(f"MTL {source} has no radiance rescaling for band {n}")
 
 
@@ -201,7 +228,10 @@ def _thermal_constants(flat: Mapping[str, Any], n: int, spacecraft: str, source:
     """(K1, K2) for thermal file band n: from the MTL, else the published table."""
     for suffix in (f"BAND_{n}", f"BAND_{n}_VCID_1"):
         if f"K1_CONSTANT_{suffix}" in flat and f"K2_CONSTANT_{suffix}" in flat:
-            return float(flat[f"K1_CONSTANT_{suffix}"]), float(flat[f"K2_CONSTANT_{suffix}"])
+            k1, k2 = (_mtl_number(flat, f"{k}_CONSTANT_{suffix}", source) for k in ("K1", "K2"))
+            if k1 <= 0 or k2 <= 0:
+                raise DataError(f"MTL {source}: thermal constants K1 = {k1}, K2 = {k2} of band {n} must be positive")
+            return k1, k2
     if spacecraft not in THERMAL_CONSTANTS:
         raise DataError(f"MTL {source}: no thermal constants for band {n} of {spacecraft}")
     return THERMAL_CONSTANTS[spacecraft]
@@ -239,7 +269,7 @@ def toa(scene: xr.Dataset, mtl: Mapping[str, Any] | None = None) -> xr.DataArray
             value = brightness_temperature(q * mult + add, k1, k2)
             quantities.append("brightness_temperature_K")
         elif f"REFLECTANCE_MULT_BAND_{n}" in flat:
-            mult, add = float(flat[f"REFLECTANCE_MULT_BAND_{n}"]), float(flat[f"REFLECTANCE_ADD_BAND_{n}"])
+            mult, add = _rescaling(flat, "REFLECTANCE", n, source)
             value = (q * mult + add) / math.sin(elevation)
             quantities.append("reflectance")
         else:
@@ -289,7 +319,7 @@ def tm_equivalent_dn(scene: xr.Dataset) -> xr.Dataset:
             raise DataError(f"tm_equivalent_dn needs attrs[{key!r}] (from the MTL) for {scene.attrs.get('source', 'the scene')}")
     dn = scene["dn"]
     fill = config.LEVEL1_FILL_DN
-    invalid = (dn == config.nodata_of(dn, fill)).any("band")
+    invalid = config.nodata_pixels(dn, default=fill)
     q = dn.astype("float64")
     sin_elev = np.sin(np.deg2rad(float(scene.attrs["sun_elevation"])))
     d = float(scene.attrs.get("earth_sun_distance") or earth_sun_distance(scene.attrs["date"]))

@@ -11,12 +11,18 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
+import rasterio.warp
+import shapely
 import xarray as xr
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
 from tqdm.auto import tqdm
 
 from glacier_utils import config, synthetic
 from glacier_utils.errors import DataError
-from glacier_utils.io import inventory, landsat, stac
+from glacier_utils.io import geotiff, inventory, landsat, stac
 
 SOURCES: tuple[str, ...] = ("synthetic", "local", "stac")
 
@@ -102,3 +108,106 @@ def training_scenes(source: str = "synthetic", profile: str | config.Profile = "
             raise ValueError("source='stac' needs stac_catalog: a STAC API URL or a local catalog.json")
         return stac_scenes(stac_catalog, wrs2_ids, inventory_path, areas=areas)
     raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+
+
+# --------------------------------------------------------------------------------------------
+# A user's study (glacier_utils.study.Study): its images, on its grid, labelled, with its subareas
+# --------------------------------------------------------------------------------------------
+def study_grid_crs(study, scenes: Sequence[xr.Dataset]) -> str:
+    """The study's CRS: as given, or for ``crs = "auto"`` the WGS 84 UTM zone of the scenes' centre."""
+    if study.crs != "auto":
+        return study.crs
+    centres = []
+    for scene in scenes:
+        left, bottom, right, top = rasterio.warp.transform_bounds(scene["dn"].rio.crs, "EPSG:4326",
+                                                                  *scene["dn"].rio.bounds())
+        centres.append(((left + right) / 2, (bottom + top) / 2))
+    lon, lat = np.mean(centres, axis=0)
+    found = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(lon, lat, lon, lat))
+    if not found:
+        raise DataError(f"study {study.name!r}: no UTM zone at lon {lon:.2f}, lat {lat:.2f}; set crs in the study file")
+    return f"EPSG:{found[0].code}"
+
+
+def read_study_image(study, entry) -> xr.Dataset:
+    """One image of a study (a Level-1 folder or a plain GeoTIFF), with only the study's bands."""
+    images = study.images
+    if images is None or images.kind == "level1":
+        sensor = None if images is None or images.sensor == "unknown" else images.sensor
+        scene = landsat.read_scene(entry.path, sensor=sensor, chunks=None)
+    else:
+        paths = entry.path
+        if images.band_files:
+            if not entry.path.is_dir():
+                raise DataError(f"{entry.path}: images.band_files needs each scene to be a folder of band files")
+            paths = []
+            for pattern in images.band_files:
+                matches = sorted(entry.path.glob(pattern))
+                if len(matches) != 1:
+                    raise DataError(f"{entry.path}: band file pattern {pattern!r} matches {len(matches)} files, not 1")
+                paths.append(matches[0])
+        scene = geotiff.read_geotiff_scene(paths, images.band_map, unit=images.unit, date=entry.date,
+                                           sensor=images.sensor, name=entry.path.stem)
+    if entry.date is not None:
+        scene.attrs["date"] = entry.date
+    present = [int(b) for b in scene["dn"]["band"].values]
+    missing = [b for b in study.bands if b not in present]
+    if missing:
+        raise DataError(f"{entry.path}: the study uses TM-equivalent band(s) {missing}, which this image lacks "
+                        f"(it has {present}); map them in [images] band_map or drop them from bands")
+    return scene.assign(dn=scene["dn"].sel(band=list(study.bands)))
+
+
+def _subarea_lookup(study, crs: str):
+    """A function scene -> subarea name, from the study's WRS-2 groups or its subarea polygons."""
+    if study.subarea_polygons is None:
+        frames = {w: name for name, ids in study.subarea_frames.items() for w in ids}
+
+        def by_frame(scene: xr.Dataset) -> str | None:
+            return frames.get(str(scene.attrs.get("wrs2", "")).replace(" ", ""))
+
+        return by_frame
+    path, column = study.subarea_polygons
+    polygons = gpd.read_file(path)
+    if column not in polygons.columns:
+        raise DataError(f"subareas file {path}: no column {column!r} (it has {list(polygons.columns)}); "
+                        "set subareas.column in the study file")
+    polygons = polygons.to_crs(crs)
+
+    def by_polygon(scene: xr.Dataset) -> str | None:
+        left, bottom, right, top = scene["dn"].rio.bounds()
+        centre = shapely.Point((left + right) / 2, (bottom + top) / 2)
+        hits = polygons[polygons.contains(centre)]
+        return str(hits[column].iloc[0]) if len(hits) else None
+
+    return by_polygon
+
+
+def study_scenes(study, key: str = "training") -> list[xr.Dataset]:
+    """The labelled images of a study for ``key`` ("training" or a period label), on the study's grid.
+
+    Each image is read (Level-1 or plain GeoTIFF), cut to the study's bands, warped to the study CRS,
+    labelled with the study's inventory and given its subarea (WRS-2 group, or the subarea polygon
+    holding the image's centre). Images that lie in no subarea are an error naming them.
+    """
+    if study.source != "local":
+        raise ValueError(f"study {study.name!r} has source {study.source!r}; study_scenes reads source 'local'")
+    entries = study.scenes.get(key.replace("-", "–"))
+    if not entries:
+        raise DataError(f"study {study.name!r} ({study.path}): no images under scenes.{key!r}")
+    raw = [read_study_image(study, entry) for entry in tqdm(entries, desc=f"reading {key}", leave=False)]
+    crs = study_grid_crs(study, raw)
+    glaciers = read_glaciers(study.inventory)
+    subarea_of = _subarea_lookup(study, crs)
+    scenes = []
+    for entry, scene in zip(entries, raw):
+        if scene["dn"].rio.crs is None or scene["dn"].rio.crs.to_string() != crs:
+            scene = landsat.reproject_scene(scene, crs, study.pixel_size_m)
+        area = subarea_of(scene)
+        if area is None:
+            raise DataError(f"{entry.path} lies in none of study {study.name!r}'s subareas {list(study.subareas)}: "
+                            "extend the subareas or drop the image")
+        scene = inventory.label_scene(scene, glaciers, on_no_overlap="warn")  # an ice-free image is valid
+        scene.attrs["area"] = area
+        scenes.append(scene)
+    return scenes

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,29 @@ def open_catalog(source: str | os.PathLike | pystac.Catalog):
         return pystac.read_file(str(path))
     except Exception as err:  # pystac raises several types for bad JSON / STAC
         raise DataError(f"cannot read STAC catalogue {path}: {err}") from err
+
+
+def _catalogue_items(catalog: pystac.Catalog) -> Iterator[pystac.Item]:
+    """Every item of a local catalogue (as ``get_items(recursive=True)``), naming a listed file that is missing or malformed."""
+    source = catalog.get_self_href() or f"catalogue {catalog.id!r}"
+    for link in catalog.links[:]:
+        if link.rel not in (pystac.RelType.ITEM, pystac.RelType.CHILD):
+            continue
+        kind = "item" if link.rel == pystac.RelType.ITEM else "child catalogue"
+        href = None if link.is_resolved() else link.get_absolute_href()
+        local = _local_path(href) if href else None
+        if local is not None and not local.is_file():
+            raise DataError(f"STAC {kind} file {local}, listed in {source}, does not exist: the catalogue is "
+                            "incomplete; copy it again with all its files (or remove the link)")
+        try:
+            link.resolve_stac_object(root=catalog.get_root())
+        except Exception as err:  # noqa: BLE001  (pystac raises JSON, type and key errors for a bad file)
+            raise DataError(f"STAC {kind} file {href or link.href}, listed in {source}, is malformed (not a valid "
+                            f"STAC {kind}): {type(err).__name__}: {err}; repair or re-export it") from err
+        if isinstance(link.target, pystac.Item):
+            yield link.target
+        elif isinstance(link.target, pystac.Catalog):
+            yield from _catalogue_items(link.target)
 
 
 def _wrs(item: pystac.Item, key: str) -> int | None:
@@ -139,7 +162,7 @@ def search(
     catalog = open_catalog(source)
     months = set(months) if months is not None else None
     if isinstance(catalog, pystac.Catalog):
-        candidates: Iterable[pystac.Item] = catalog.get_items(recursive=True)
+        candidates: Iterable[pystac.Item] = _catalogue_items(catalog)
     else:
         query: dict[str, Any] = {}
         if wrs_path is not None:

@@ -20,12 +20,33 @@ WRS-2 frames of the paper's Table I as overlapping windows, and on it:
 
 Modules: ``climate`` (the paper's tables and the per-area climate), ``terrain`` (relief and
 glacier model), ``region`` (the region, its truth and acquisitions), ``scene`` (one acquisition),
+``archive`` (every summer acquisition of a frame and period, as metadata, and the pick of one),
 ``level1`` (Collection 2 Level-1 export), ``spectra`` (surface spectra). The sensor constants
 are in `glacier_utils.io.radiometry`; the surface and cloud code tables in `glacier_utils.config`.
 Everything random takes its seed from the region seed plus the acquisition, so the same call
 returns the same numbers.
 """
 
+from glacier_utils.synthetic.archive import (
+    ABLATION_SEASON_END,
+    ARCHIVE_CLOUD,
+    ARCHIVE_COLUMNS,
+    ARCHIVE_MONTHS,
+    CYCLE_ANCHORS,
+    LAST_TM_YEAR,
+    MONTH_FAIR_LOGIT,
+    ArchiveCloudClimate,
+    SAME_PATH_CORRELATION,
+    WRS2_PATH_STEP_DAYS,
+    WRS2_REPEAT_DAYS,
+    archive_cloud_cover,
+    archive_dates,
+    archive_sensor,
+    cycle_phase,
+    on_wrs2_cycle,
+    period_acquisitions,
+    select_acquisitions,
+)
 from glacier_utils.synthetic.climate import (
     AREA3_CLOUD_COVER,
     AREA_ABUNDANCE,
@@ -37,7 +58,14 @@ from glacier_utils.synthetic.climate import (
     AreaClimate,
     target_area_fractions,
 )
-from glacier_utils.synthetic.level1 import PROCESSING_DATE, level1_mtl_text, product_id, write_level1
+from glacier_utils.synthetic.level1 import (
+    PROCESSING_DATE,
+    QA_DILATION_PX,
+    collection2_product_id,
+    level1_mtl_text,
+    product_id,
+    write_level1,
+)
 from glacier_utils.synthetic.region import (
     FRAME_SCALE,
     FRAME_TILT_DEG,
@@ -46,7 +74,6 @@ from glacier_utils.synthetic.region import (
     MOSAIC_ORIGIN_XY,
     SyntheticRegion,
     generate_region,
-    period_acquisitions,
     scene_layout,
     training_acquisitions,
     true_area_table,
@@ -62,7 +89,13 @@ __all__ = [
     "MOSAIC_ORIGIN_XY", "MOSAIC_MARGIN_PX", "FRAME_TILT_DEG", "FRAME_SCALE",
     # truth and acquisitions
     "true_area_table", "true_relative_change", "write_true_area_table",
-    "training_acquisitions", "period_acquisitions",
+    "training_acquisitions",
+    # the archive of each period (metadata) and the pick of one acquisition per frame
+    "period_acquisitions", "select_acquisitions", "archive_dates", "archive_sensor", "archive_cloud_cover",
+    "cycle_phase", "on_wrs2_cycle", "CYCLE_ANCHORS", "WRS2_REPEAT_DAYS", "WRS2_PATH_STEP_DAYS", "LAST_TM_YEAR",
+    "ARCHIVE_MONTHS", "ARCHIVE_COLUMNS", "ARCHIVE_CLOUD", "ArchiveCloudClimate", "MONTH_FAIR_LOGIT",
+    "SAME_PATH_CORRELATION",
+    "ABLATION_SEASON_END",
     # the paper's data and the area climate
     "TABLE_I_ACQUISITIONS", "TABLE_I_GLACIER_KM2", "AREA3_CLOUD_COVER", "TABLE_V_AREA_KM2",
     "target_area_fractions", "AreaClimate", "AREA_CLIMATE", "AREA_ABUNDANCE", "ROW_LATITUDE_DEG",
@@ -71,5 +104,5 @@ __all__ = [
     # one acquisition
     "simulate_scene", "sun_position",
     # Level-1 export
-    "write_level1", "level1_mtl_text", "product_id", "PROCESSING_DATE",
+    "write_level1", "level1_mtl_text", "product_id", "collection2_product_id", "PROCESSING_DATE", "QA_DILATION_PX",
 ]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import xarray as xr
+from scipy import ndimage
 
 from glacier_utils import config
 from glacier_utils._atomic import atomic_path
@@ -23,6 +24,8 @@ from glacier_utils.io import radiometry
 
 #: Processing date of the simulated Level-1 products, per sensor (part of the product id).
 PROCESSING_DATE = {"TM": "20200830", "OLI": "20200915"}
+#: Pixels by which the QA_PIXEL cloud mask is dilated into the "dilated cloud" bit (CFMask: 3).
+QA_DILATION_PX = 3
 
 
 def _write_geotiff(path: Path, array: np.ndarray, scene: xr.Dataset, nodata: int | None) -> None:
@@ -44,9 +47,13 @@ def _write_geotiff(path: Path, array: np.ndarray, scene: xr.Dataset, nodata: int
 
 def product_id(scene: xr.Dataset) -> str:
     """Collection 2 Level-1 product id, e.g. ``LT05_L1TP_138037_20070505_20200830_02_T1``."""
-    sensor = scene.attrs["sensor"]
+    return collection2_product_id(scene.attrs["sensor"], scene.attrs["wrs2"], scene.attrs["date"])
+
+
+def collection2_product_id(sensor: str, wrs2: str, date: str) -> str:
+    """The product id of a simulated acquisition from its sensor ('TM', 'OLI'), WRS-2 id and ISO date."""
     prefix = "LT05" if sensor == "TM" else "LC08"
-    return f"{prefix}_L1TP_{scene.attrs['wrs2']}_{scene.attrs['date'].replace('-', '')}_{PROCESSING_DATE[sensor]}_02_T1"
+    return f"{prefix}_L1TP_{wrs2}_{str(date)[:10].replace('-', '')}_{PROCESSING_DATE[sensor]}_02_T1"
 
 
 def _oli_extra_bands(scene: xr.Dataset) -> dict[int, np.ndarray]:
@@ -70,25 +77,37 @@ def _oli_extra_bands(scene: xr.Dataset) -> dict[int, np.ndarray]:
 
 
 def _qa_pixel(scene: xr.Dataset) -> np.ndarray:
-    """Collection 2 QA_PIXEL bits from the synthetic truth (fill, cloud, shadow, snow, clear, water)."""
+    """Collection 2 QA_PIXEL bits from the synthetic truth, as CFMask would set them on a perfect day.
+
+    Bit 0 fill (the whole value is 1 outside the frame); 1 dilated cloud (`QA_DILATION_PX` around
+    cloud); 2 cirrus (OLI; never set: the simulator has no separate cirrus layer); 3 cloud (thick
+    cloud; thin cloud and fog are medium cloud confidence only); 4 cloud shadow; 5 snow/ice
+    (seasonal snow, clean ice and firn of the ``surface`` layer, unless under thick cloud); 6 clear
+    (neither cloud nor dilated cloud, as USGS defines it); 7 water (not under thick cloud); bits
+    8-9 cloud confidence (high thick, medium thin, low elsewhere), 10-11 cloud shadow and 12-13
+    snow/ice confidence (high where flagged, low elsewhere), 14-15 cirrus confidence (OLI: low;
+    TM: 0, Landsat 4-7 have none). Fill pixels carry no confidence.
+    """
     valid = scene["dn"].sel(band=1).values != config.nodata_of(scene["dn"], config.LEVEL1_FILL_DN)
     cloud = scene["cloud"].values if "cloud" in scene else np.zeros(valid.shape, np.uint8)
     surface = scene["surface"].values if "surface" in scene else np.zeros(valid.shape, np.uint8)
-    qa = np.zeros(valid.shape, dtype=np.uint16)
-    qa[~valid] = 1  # bit 0 fill
-    thick, thin = cloud == config.CLOUD_CODES["thick_cloud"], cloud == config.CLOUD_CODES["thin_cloud"]
-    shadow = cloud == config.CLOUD_CODES["cloud_shadow"]
-    qa |= (thick.astype(np.uint16) << 3)  # bit 3 cloud
-    qa |= (shadow.astype(np.uint16) << 4)  # bit 4 cloud shadow
-    snowy = np.isin(surface, [config.SURFACE_CODES[n] for n in ("seasonal_snow", "clean_ice", "firn")]) & ~thick
-    qa |= (snowy.astype(np.uint16) << 5)  # bit 5 snow
-    clear = valid & ~thick & ~shadow
-    qa |= (clear.astype(np.uint16) << 6)  # bit 6 clear
-    qa |= (((surface == config.SURFACE_CODES["water"]) & clear).astype(np.uint16) << 7)  # bit 7 water
-    conf = np.where(thick, 3, np.where(thin, 2, 1)).astype(np.uint16)
-    qa |= np.where(valid, conf << 8, 0).astype(np.uint16)  # bits 8-9 cloud confidence
-    qa |= np.where(valid, np.where(shadow, 3, 1) << 10, 0).astype(np.uint16)  # bits 10-11 shadow
-    qa |= np.where(valid, np.where(snowy, 3, 1) << 12, 0).astype(np.uint16)  # bits 12-13 snow
+    thick = (cloud == config.CLOUD_CODES["thick_cloud"]) & valid
+    thin = (cloud == config.CLOUD_CODES["thin_cloud"]) & valid
+    shadow = (cloud == config.CLOUD_CODES["cloud_shadow"]) & valid
+    dilated = ndimage.binary_dilation(thick, iterations=QA_DILATION_PX) & valid & ~thick
+    snowy = np.isin(surface, [config.SURFACE_CODES[n] for n in ("seasonal_snow", "clean_ice", "firn")]) & valid & ~thick
+    water = (surface == config.SURFACE_CODES["water"]) & valid & ~thick
+    clear = valid & ~thick & ~dilated
+    one = np.uint16(1)
+    qa = np.where(valid, 0, 1).astype(np.uint16)  # bit 0 fill
+    for bit, flag in ((1, dilated), (3, thick), (4, shadow), (5, snowy), (6, clear), (7, water)):
+        qa |= flag.astype(np.uint16) << bit
+    low = valid.astype(np.uint16)
+    qa |= np.where(thick, 3, np.where(thin, 2, low)).astype(np.uint16) << 8  # cloud confidence
+    qa |= np.where(shadow, 3, low).astype(np.uint16) << 10  # cloud shadow confidence
+    qa |= np.where(snowy, 3, low).astype(np.uint16) << 12  # snow/ice confidence
+    if scene.attrs.get("sensor") == "OLI":
+        qa |= (low * one) << 14  # cirrus confidence low (bit 2, cirrus, stays 0)
     return qa
 
 

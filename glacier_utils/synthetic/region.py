@@ -5,7 +5,8 @@ Table I as overlapping windows (Fig. 1). `generate_region` builds its terrain, c
 glacier model (`glacier_utils.synthetic.terrain`, with the cited data of
 `glacier_utils.synthetic.climate`); the true glacier extent of any of the 12 periods then follows
 from the ELA rise calibrated to Table V. Everything random takes its seed from the region seed,
-so the same call returns the same numbers.
+so the same call returns the same numbers. The Table I acquisitions are listed here; the archive
+of each period (every summer acquisition) in `glacier_utils.synthetic.archive`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 
 from glacier_utils import config
 from glacier_utils._atomic import atomic_path
-from glacier_utils.synthetic.climate import AREA3_CLOUD_COVER, AREA_CLIMATE, TABLE_I_ACQUISITIONS
+from glacier_utils.synthetic.climate import TABLE_I_ACQUISITIONS
 from glacier_utils.synthetic.terrain import _calibrate_ela_rise, _glacier_margin, _make_terrain, _upsample
 
 #: Surface codes that are glacier (label 1): clean ice, firn/snow on the glacier, debris-covered ice.
@@ -211,34 +212,19 @@ def write_true_area_table(region: SyntheticRegion, folder: str | os.PathLike) ->
 # Acquisitions
 # --------------------------------------------------------------------------------------------
 def training_acquisitions(region: SyntheticRegion | None = None) -> list[tuple[str, str]]:
-    """The Table I acquisitions (wrs2, ISO date): 13 frames, two of them on two dates."""
+    """The Table I acquisitions (wrs2, ISO date): 13 frames, two of them on two dates.
+
+    The time series' acquisitions are listed by `glacier_utils.synthetic.archive.period_acquisitions`.
+    """
     return [(wrs2, date) for wrs2 in config.WRS2_IDS for date, _ in TABLE_I_ACQUISITIONS[wrs2]]
 
 
-def period_acquisitions(region: SyntheticRegion, period: int) -> list[tuple[str, str]]:
-    """One late-summer acquisition (wrs2, ISO date) per frame for a period (seeded).
-
-    Landsat 5 TM up to 2011 (it stopped imaging in November 2011), Landsat 8 OLI from 2013
-    (paper §II-B); dates fall between mid-July and early October, the end of the ablation season.
-    """
-    _check_period(period)
-    first, last = config.PERIODS[period]
-    if first < config.FIRST_OLI_YEAR:
-        last = min(last, 2011)
-    out = []
-    for wrs2 in config.WRS2_IDS:
-        rng = np.random.default_rng(_seed_from("acquisition", region.seed, period, wrs2))
-        year = int(rng.integers(first, last + 1))
-        day = int(rng.integers(195, 280))
-        date = dt.date(year, 1, 1) + dt.timedelta(days=day - 1)
-        out.append((wrs2, date.isoformat()))
-    return out
-
-
-def _validate_date(date: str) -> str:
+def _validate_date(date: str | dt.date) -> str:
     """The ISO form of an acquisition date within the study's periods; ValueError otherwise."""
+    if isinstance(date, dt.datetime):  # a pandas Timestamp too (an archive listing's date)
+        date = date.date()
     try:
-        d = dt.date.fromisoformat(str(date))
+        d = date if isinstance(date, dt.date) else dt.date.fromisoformat(str(date))
     except ValueError:
         raise ValueError(f"date must be an ISO date 'YYYY-MM-DD', got {date!r}") from None
     if not config.PERIODS[0][0] <= d.year <= config.PERIODS[-1][1]:
@@ -247,13 +233,7 @@ def _validate_date(date: str) -> str:
 
 
 def _default_cloud_cover(region: SyntheticRegion, wrs2: str, date: str) -> float:
-    """Cloud cover (%) of an acquisition: Table I's (area 3 after the paper's text), else seeded per area."""
-    area = config.area_of_scene(wrs2)
-    if area == "testing_3" and any(d == date for d, _ in TABLE_I_ACQUISITIONS[wrs2]):
-        return AREA3_CLOUD_COVER[wrs2]
-    for d, cc in TABLE_I_ACQUISITIONS[wrs2]:
-        if d == date:
-            return cc
-    lo, hi = AREA_CLIMATE[area].cloud_cover_range
-    rng = np.random.default_rng(_seed_from("cloudcover", region.seed, wrs2, date))
-    return float(rng.uniform(lo, hi))
+    """Cloud cover (%) of an acquisition: the archive's (Table I's for its images, area 3 after the paper's text)."""
+    from glacier_utils.synthetic.archive import archive_cloud_cover  # the archive builds on the region
+
+    return archive_cloud_cover(region, wrs2, date)

@@ -32,6 +32,7 @@ from glacier_utils.tiles.splits import (
     SPLIT_CODES,
     encode_splits,
     is_original,
+    split_code,
     split_indices,
     split_scene1,
     split_scene2,
@@ -43,7 +44,7 @@ __all__ = [
     "AUGMENTATIONS", "CLASS_LAYERS", "NODATA_RULES", "OVERLAP_RULES",
     "SPLIT_CODES", "augment_array", "augment_tiles", "band_stats", "check_tile_px",
     "cut_tiles", "encode_splits", "is_original", "load_tile_dataset", "location_id", "normalisation_arrays",
-    "normalisation_stats", "prepare_tile_dataset", "resolve_stats", "save_tile_dataset", "split_indices",
+    "normalisation_stats", "prepare_tile_dataset", "resolve_stats", "save_tile_dataset", "split_code", "split_indices",
     "split_scene1", "split_scene2", "summarize_tiles", "tile_scenes", "to_study_grid",
 ]
 

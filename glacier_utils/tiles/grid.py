@@ -66,10 +66,12 @@ def _check_scene(scene: xr.Dataset) -> xr.Dataset:
         if attr not in scene.attrs:
             raise DataError(f"{name}: attribute {attr!r} is missing (data contract)")
     bands = [int(b) for b in scene["dn"]["band"].values]
-    if sorted(bands) != sorted(config.BAND_NUMBERS):
-        raise DataError(f"{name}: dn has bands {bands}, expected TM-equivalent bands {list(config.BAND_NUMBERS)}")
-    if bands != list(config.BAND_NUMBERS):
-        scene = scene.assign(dn=scene["dn"].sel(band=list(config.BAND_NUMBERS)))
+    if not bands or len(set(bands)) != len(bands) or not set(bands) <= set(config.BAND_NUMBERS):
+        raise DataError(f"{name}: dn has bands {bands}, expected distinct TM-equivalent bands from "
+                        f"{list(config.BAND_NUMBERS)} (all seven, as the paper, or any subset such as [1, 2, 3, 4])")
+    in_tm_order = sorted(bands)
+    if bands != in_tm_order:
+        scene = scene.assign(dn=scene["dn"].sel(band=in_tm_order))
     if scene.rio.crs is None:
         raise DataError(f"{name}: no CRS; write one with ds.rio.write_crs(...)")
     return scene
@@ -124,7 +126,8 @@ def to_study_grid(
         if not {"y", "x"} <= set(var.dims):
             continue
         if name == "dn":
-            nodata, resampling = int(config.nodata_of(var, default=0)), dn_resampling
+            nodata, resampling = config.nodata_of(var, default=0), dn_resampling
+            nodata = nodata if np.dtype(var.dtype).kind == "f" else int(nodata)  # a float scene may use NaN
         else:
             nodata, resampling = config.LABEL_NODATA, Resampling.nearest
         var = var.rio.write_crs(src_crs).rio.write_nodata(nodata)
@@ -154,14 +157,32 @@ def _lattice(scene: xr.Dataset, pixel_size_m: float) -> tuple[float, float, floa
     return x_left, y_top, phase_x, phase_y
 
 
-def _blocks(array: np.ndarray, oy: int, ox: int, nty: int, ntx: int, tile_px: int) -> np.ndarray:
-    """Cut the trailing (y, x) axes into (tile, tile_px, tile_px) blocks, leading axes moved last."""
-    crop = array[..., oy:oy + nty * tile_px, ox:ox + ntx * tile_px]
-    lead = crop.shape[:-2]
-    blocks = crop.reshape(*lead, nty, tile_px, ntx, tile_px)
-    n_lead = len(lead)
-    order = (n_lead, n_lead + 2, n_lead + 1, n_lead + 3, *range(n_lead))
-    return blocks.transpose(order).reshape(nty * ntx, tile_px, tile_px, *lead)
+def _windows(array: np.ndarray, oy: int, ox: int, nty: int, ntx: int, tile_px: int, stride_px: int) -> np.ndarray:
+    """Cut the trailing (y, x) axes into (window, tile_px, tile_px) windows every ``stride_px``, leading axes moved last."""
+    if stride_px == tile_px:  # non-overlapping: a reshape, no copy until indexed
+        crop = array[..., oy:oy + nty * tile_px, ox:ox + ntx * tile_px]
+        lead = crop.shape[:-2]
+        blocks = crop.reshape(*lead, nty, tile_px, ntx, tile_px)
+        n_lead = len(lead)
+        order = (n_lead, n_lead + 2, n_lead + 1, n_lead + 3, *range(n_lead))
+        return blocks.transpose(order).reshape(nty * ntx, tile_px, tile_px, *lead)
+    view = np.lib.stride_tricks.sliding_window_view(array, (tile_px, tile_px), axis=(-2, -1))
+    view = view[..., oy::stride_px, ox::stride_px, :, :][..., :nty, :ntx, :, :]
+    n_lead = view.ndim - 4
+    order = (n_lead, n_lead + 1, n_lead + 2, n_lead + 3, *range(n_lead))
+    return view.transpose(order).reshape(nty * ntx, tile_px, tile_px, *view.shape[:n_lead])
+
+
+def check_stride_px(stride_px: int | None, tile_px: int) -> int:
+    """The window stride: ``tile_px`` when None (the paper's non-overlapping tiles), else a divisor of it."""
+    if stride_px is None:
+        return tile_px
+    if isinstance(stride_px, bool) or not isinstance(stride_px, (int, np.integer)) or stride_px <= 0:
+        raise ValueError(f"stride_px={stride_px!r}: must be a positive whole number of pixels")
+    if stride_px > tile_px or tile_px % stride_px:
+        raise ValueError(f"stride_px={stride_px} must divide tile_px={tile_px} (e.g. {tile_px} or {tile_px // 2}): "
+                         "windows then fall on one grid whose overlaps the splits can see")
+    return int(stride_px)
 
 
 def location_id(tile_row: int, tile_col: int) -> str:
@@ -175,8 +196,13 @@ def cut_tiles(
     *,
     pixel_size_m: float = config.PIXEL_SIZE_M,
     nodata_rule: str = "any",
+    stride_px: int | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """Complete, nodata-free tiles of a scene on the CRS-anchored grid, with per-tile metadata.
+
+    ``stride_px`` (default ``tile_px``, the paper's non-overlapping tiles) places a window every
+    ``stride_px`` pixels, so a small region can train on overlapping windows; ``tile_row``/``tile_col``
+    then count strides, and the splits keep overlapping windows on one side (:mod:`~glacier_utils.tiles.splits`).
 
     Tile edges lie at ``k * tile_px * pixel_size_m + phase``, where ``phase`` is the scene's pixel-edge
     offset from the pixel lattice (0 for synthetic scenes, 15 m for USGS Landsat products, whose pixel
@@ -190,38 +216,37 @@ def cut_tiles(
     layers (n, y, x), and 1-D metadata; nothing is filtered for glacier here (:func:`tile_scenes` does).
     """
     tile_px = check_tile_px(tile_px)
+    stride_px = check_stride_px(stride_px, tile_px)
     check_choice("nodata_rule", nodata_rule, NODATA_RULES)
     name = _scene_name(scene)
     height, width = scene.sizes["y"], scene.sizes["x"]
     if tile_px > height or tile_px > width:
         raise ValueError(f"tile_px={tile_px} is larger than {name} ({height} x {width} px)")
-    step = tile_px * pixel_size_m
+    step = stride_px * pixel_size_m
     x_left, y_top, phase_x, phase_y = _lattice(scene, pixel_size_m)
     col0 = math.ceil(round((x_left - phase_x) / step, 6))
     row0 = math.floor(round((y_top - phase_y) / step, 6))
     ox = int(round((col0 * step + phase_x - x_left) / pixel_size_m))
     oy = int(round((y_top - (row0 * step + phase_y)) / pixel_size_m))
-    ntx = max(0, (width - ox) // tile_px)
-    nty = max(0, (height - oy) // tile_px)
+    ntx = max(0, (width - ox - tile_px) // stride_px + 1)
+    nty = max(0, (height - oy - tile_px) // stride_px + 1)
 
     dn = np.asarray(scene["dn"].values)
     label = np.asarray(scene["label"].values)
-    nodata = int(config.nodata_of(scene["dn"], default=0))
-    band_nodata = dn == nodata
-    pixel_nodata = band_nodata.any(axis=0) if nodata_rule == "any" else band_nodata.all(axis=0)
+    pixel_nodata = config.nodata_pixels(dn, config.nodata_of(scene["dn"], default=0), rule=nodata_rule)  # NaN: nodata
     invalid = pixel_nodata | (label == config.LABEL_NODATA)
 
     rows = np.repeat(row0 - np.arange(nty), ntx)
     cols = np.tile(col0 + np.arange(ntx), nty)
-    tile_invalid = _blocks(invalid, oy, ox, nty, ntx, tile_px).reshape(nty * ntx, -1).any(axis=1)
+    tile_invalid = _windows(invalid, oy, ox, nty, ntx, tile_px, stride_px).reshape(nty * ntx, -1).any(axis=1)
     keep = ~tile_invalid
     arrays: dict[str, np.ndarray] = {
-        "image": _blocks(dn, oy, ox, nty, ntx, tile_px)[keep],
-        "label": _blocks(label, oy, ox, nty, ntx, tile_px)[keep],
+        "image": _windows(dn, oy, ox, nty, ntx, tile_px, stride_px)[keep],
+        "label": _windows(label, oy, ox, nty, ntx, tile_px, stride_px)[keep],
     }
     for layer in CLASS_LAYERS:
         if layer in scene:
-            arrays[layer] = _blocks(np.asarray(scene[layer].values), oy, ox, nty, ntx, tile_px)[keep]
+            arrays[layer] = _windows(np.asarray(scene[layer].values), oy, ox, nty, ntx, tile_px, stride_px)[keep]
     n = int(keep.sum())
     rows, cols = rows[keep], cols[keep]
     wrs2 = str(scene.attrs["wrs2"]).replace(" ", "")
@@ -272,11 +297,12 @@ def _tiles_dataset(parts: list[dict[str, np.ndarray]], attrs: dict) -> xr.Datase
         for key in ("location", "tile_row", "tile_col", "x0", "y0", "wrs2", "date", "area", "sensor",
                     "period", "glacier_fraction")
     }
+    bands = [int(b) for b in attrs["bands"]]
     ds = xr.Dataset(data_vars, coords={
-        "band": list(config.BAND_NUMBERS),
-        "band_name": ("band", list(config.BAND_NAMES)),
+        "band": bands,
+        "band_name": ("band", [config.BAND_NAMES[config.BAND_NUMBERS.index(b)] for b in bands]),
         **meta,
-    }, attrs=attrs)
+    }, attrs={k: v for k, v in attrs.items() if k != "bands"})
     names = np.array(
         [f"{loc}_{date}_{wrs2}"
          for loc, date, wrs2 in zip(ds["location"].values, ds["date"].values, ds["wrs2"].values)],
@@ -298,8 +324,14 @@ def tile_scenes(
     tile_px: int,
     *,
     nodata_rule: str = "any",
+    stride_px: int | None = None,
+    crs: str = config.STUDY_CRS,
+    pixel_size_m: float = config.PIXEL_SIZE_M,
 ) -> xr.Dataset:
     """Steps 1-6 of paper §II-B: every scene on the study grid, cut, glacier-free tiles dropped.
+
+    The study grid is ``crs`` at ``pixel_size_m`` (the paper's UTM 46N at 30 m by default; a study of
+    another region passes its own).
 
     One image tile per scene and location, each with its own label tile (Step 6's "A2006-09" copies:
     ``tile_name`` = location, date and WRS-2 id, because two overlapping scenes of one path can share
@@ -308,18 +340,23 @@ def tile_scenes(
     ``n_dropped_glacier_free``).
     """
     tile_px = check_tile_px(tile_px)
+    stride_px = check_stride_px(stride_px, tile_px)
     check_choice("nodata_rule", nodata_rule, NODATA_RULES)
-    prepared = [to_study_grid(s) for s in scenes]
+    prepared = [to_study_grid(s, crs=crs, pixel_size_m=pixel_size_m) for s in scenes]
     if not prepared:
         raise ValueError("scenes is empty: give at least one scene")
     prepared.sort(key=lambda s: (str(s.attrs["wrs2"]), str(s.attrs["date"]), str(s.attrs.get("sensor", ""))))
+    band_sets = {tuple(int(b) for b in s["dn"]["band"].values) for s in prepared}
+    if len(band_sets) > 1:
+        raise DataError(f"the scenes carry different band sets {sorted(band_sets)}: give every scene the study's bands")
     parts, totals = [], {"complete": 0, "dropped_nodata": 0, "valid": 0, "glacier_free": 0}
     class_attrs: dict[str, dict] = {}
     for scene in prepared:
-        arrays, counts = cut_tiles(scene, tile_px, nodata_rule=nodata_rule)
+        arrays, counts = cut_tiles(scene, tile_px, nodata_rule=nodata_rule, stride_px=stride_px,
+                                   pixel_size_m=pixel_size_m)
         for key in counts:
             totals[key] += counts[key]
-        has_glacier = (arrays["label"] == 1).reshape(counts["valid"], -1).any(axis=1)
+        has_glacier = (arrays["label"] == 1).any(axis=(1, 2))
         totals["glacier_free"] += int((~has_glacier).sum())
         if has_glacier.any():
             parts.append({key: value[has_glacier] for key, value in arrays.items()})
@@ -338,15 +375,16 @@ def tile_scenes(
         )
     attrs = {
         "tile_px": tile_px,
-        "pixel_size_m": config.PIXEL_SIZE_M,
-        "crs": config.STUDY_CRS,
+        "stride_px": stride_px,
+        "pixel_size_m": float(pixel_size_m),
+        "crs": CRS.from_user_input(crs).to_string(),
         "nodata_rule": nodata_rule,
         "n_scenes": len(prepared),
         "n_tiles_complete": totals["complete"],
         "n_dropped_nodata": totals["dropped_nodata"],
         "n_dropped_glacier_free": totals["glacier_free"],
     }
-    tiles = _tiles_dataset(parts, attrs)
+    tiles = _tiles_dataset(parts, {**attrs, "bands": band_sets.pop()})
     for layer, layer_attrs in class_attrs.items():
         tiles[layer].attrs.update(layer_attrs)
     return tiles

@@ -18,6 +18,7 @@ from glacier_utils.tiles.splits import (
     SPLIT_CODES,
     encode_splits,
     is_original,
+    split_code,
     split_indices,
     split_scene1,
     split_scene2,
@@ -35,6 +36,11 @@ def prepare_tile_dataset(
     overlap: str = "drop_from_training",
     nodata_rule: str = "any",
     experiments: Sequence[str] = EXPERIMENTS,
+    stride_px: int | None = None,
+    crs: str = config.STUDY_CRS,
+    pixel_size_m: float = config.PIXEL_SIZE_M,
+    training_area: str = "training",
+    testing_areas: Sequence[str] = config.TESTING_AREAS,
 ) -> xr.Dataset:
     """Scenes -> the tile dataset of paper §II-B/§II-C: tiles, x4 augmentation, splits, train-only stats.
 
@@ -43,6 +49,9 @@ def prepare_tile_dataset(
     ``label``, class tiles where the scenes have them, per-sample metadata coordinates, one split
     variable per experiment (codes in ``SPLIT_CODES``; read them with :func:`split_indices`), and
     ``norm_mean``/``norm_std`` (experiment, band) computed on each experiment's training samples.
+    ``stride_px`` (default ``tile_px``) cuts overlapping windows for small regions; the splits then keep
+    every evaluated window free of pixels a training window holds. ``crs`` and ``pixel_size_m`` are
+    the study grid and ``training_area``/``testing_areas`` Scene 2's subareas (default the paper's).
     """
     prof = config.get_profile(profile)
     tile_px = prof.tile_px if tile_px is None else tile_px
@@ -50,7 +59,8 @@ def prepare_tile_dataset(
     for experiment in experiments:
         check_choice("experiment", experiment, EXPERIMENTS)
     check_choice("overlap", overlap, OVERLAP_RULES)
-    tiles = tile_scenes(scenes, tile_px, nodata_rule=nodata_rule)
+    tiles = tile_scenes(scenes, tile_px, nodata_rule=nodata_rule, stride_px=stride_px, crs=crs,
+                        pixel_size_m=pixel_size_m)
     n_tiles = tiles.sizes["sample"]
     if augment:
         tiles = augment_tiles(tiles)
@@ -61,15 +71,18 @@ def prepare_tile_dataset(
     for experiment in experiments:
         if experiment == "scene2":
             splits = split_scene2(tiles, validation_fraction=prof.validation_fraction, seed=seed,
-                                  overlap=overlap, augment_test=augment_test)
+                                  overlap=overlap, augment_test=augment_test, training_area=training_area,
+                                  testing_areas=testing_areas)
         else:
             splits = split_scene1(tiles, experiment.removeprefix("scene1_"), test_fraction=prof.test_fraction,
                                   validation_fraction=prof.validation_fraction, seed=seed,
                                   augment_test=augment_test)
+        flags = {**SPLIT_CODES, **{name: split_code(name) for name in splits}}
         tiles[f"split_{experiment}"] = ("sample", encode_splits(n, splits), {
             "long_name": f"{experiment} split",
-            "flag_values": list(SPLIT_CODES.values()),
-            "flag_meanings": " ".join(SPLIT_CODES),
+            "flag_values": list(flags.values()),
+            "flag_meanings": " ".join(flags),
+            **({"testing_areas": " ".join(testing_areas)} if experiment == "scene2" else {}),
         })
         mean, std = band_stats(tiles["image"].values, splits["train"])
         means.append(mean)
@@ -83,7 +96,7 @@ def prepare_tile_dataset(
         profile=prof.name, seed=seed, augment_test=int(augment_test), overlap=overlap, n_image_tiles=n_tiles,
         source_paper="Chen et al. 2022, JSTARS 15:5734, section II-B (Steps 1-7) and II-C (Scenes 1, 2)",
     )
-    return tiles.rio.write_crs(config.STUDY_CRS)
+    return tiles.rio.write_crs(tiles.attrs["crs"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -25,6 +25,48 @@ def is_original(tiles: xr.Dataset) -> np.ndarray:
     if "augmentation" not in tiles.coords:
         return np.ones(tiles.sizes["sample"], dtype=bool)
     return np.asarray(tiles["augmentation"].values).astype(str) == "original"
+
+
+def window_span(tiles: xr.Dataset) -> int:
+    """How many grid steps one window spans: ``tile_px / stride_px`` (1 for the paper's non-overlapping tiles)."""
+    tile_px = int(tiles.attrs.get("tile_px", 0) or 0)
+    stride_px = int(tiles.attrs.get("stride_px", tile_px) or tile_px)
+    return tile_px // stride_px if tile_px and stride_px else 1
+
+
+def block_ids(tiles: xr.Dataset) -> np.ndarray:
+    """Per sample: the tile-sized grid cell its window starts in, the unit the grouped splits draw.
+
+    With non-overlapping tiles this is the window's own location; with overlapping windows
+    (``stride_px`` < ``tile_px``) the windows starting in one cell are held out together.
+    """
+    span = window_span(tiles)
+    if span == 1:
+        return np.asarray(tiles["location"].values).astype(str)
+    rows = np.floor_divide(np.asarray(tiles["tile_row"].values), span)
+    cols = np.floor_divide(np.asarray(tiles["tile_col"].values), span)
+    return np.array([f"E{c}N{r}" for r, c in zip(rows, cols)])
+
+
+def overlapping(tiles: xr.Dataset, candidates: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Per candidate sample: True where its window shares a pixel with the window of any of ``others``."""
+    span = window_span(tiles)
+    rows = np.asarray(tiles["tile_row"].values, dtype=np.int64)
+    cols = np.asarray(tiles["tile_col"].values, dtype=np.int64)
+    if len(candidates) == 0 or len(others) == 0:
+        return np.zeros(len(candidates), dtype=bool)
+    # Windows lie on one grid of stride steps: two overlap when both offsets are under one span.
+    width = int(cols.max() - cols.min()) + 2 * span + 1
+
+    def key(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return (r - rows.min() + span) * width + (c - cols.min() + span)
+
+    taken = np.unique(key(rows[others], cols[others]))
+    hit = np.zeros(len(candidates), dtype=bool)
+    for dr in range(-(span - 1), span):
+        for dc in range(-(span - 1), span):
+            hit |= np.isin(key(rows[candidates] + dr, cols[candidates] + dc), taken)
+    return hit
 
 
 def _grouped_holdout(
@@ -57,6 +99,10 @@ def split_scene1(
 ) -> dict[str, np.ndarray]:
     """Scene 1 (paper §II-C): 70/30 train/test, then 80/20 train/validation inside train; seeded.
 
+    With overlapping windows (``stride_px`` < ``tile_px``), whole tile-sized cells are drawn and any
+    training window that shares a pixel with a validation or test window is left out (and any
+    validation window that shares one with a test window), so no evaluated pixel was trained on.
+
     ``policy="paper"`` draws samples at random after augmentation, as the paper did: rotated copies
     and other dates of one location fall on both sides (a leak). ``policy="grouped"`` (default) draws
     whole locations, so all copies and dates of a location sit in one set. In the grouped split the
@@ -78,9 +124,11 @@ def split_scene1(
             "validation": np.sort(rest[:n_val]),
             "test": np.sort(permutation[:n_test]),
         }
-    locations = np.asarray(tiles["location"].values)
-    test, rest = _grouped_holdout(locations, np.arange(n), test_fraction, rng)
-    validation, train = _grouped_holdout(locations, rest, validation_fraction, rng)
+    groups = block_ids(tiles)
+    test, rest = _grouped_holdout(groups, np.arange(n), test_fraction, rng)
+    validation, train = _grouped_holdout(groups, rest, validation_fraction, rng)
+    train = train[~overlapping(tiles, train, np.concatenate([validation, test]))]
+    validation = validation[~overlapping(tiles, validation, test)]
     if not augment_test:
         test = test[is_original(tiles)[test]]
     return {"train": train, "validation": validation, "test": test}
@@ -93,10 +141,13 @@ def split_scene2(
     seed: int = 0,
     overlap: str = "drop_from_training",
     augment_test: bool = False,
+    training_area: str = "training",
+    testing_areas: Sequence[str] = config.TESTING_AREAS,
 ) -> dict[str, np.ndarray]:
     """Scene 2 (paper §II-C): train on the training area's scenes, test on testing areas 1-3.
 
-    Areas come from ``config.AREA_SCENES``. Validation (``validation_fraction``) is carved from the
+    Areas are the tiles' ``area`` (the paper's by default; a study passes its own training subarea
+    and testing subareas, which become ``test_1``, ``test_2``, … in order). Validation (``validation_fraction``) is carved from the
     training area by whole locations. A location seen by both a training-area scene and a
     testing-area scene (neighbouring scenes overlap) would leak; ``overlap="drop_from_training"``
     (default) leaves such samples out of training and validation so the testing areas stay whole,
@@ -107,26 +158,27 @@ def split_scene2(
     validation_fraction = check_fraction("validation_fraction", validation_fraction)
     rng = np.random.default_rng(seed)
     area = np.asarray(tiles["area"].values).astype(str)
-    locations = np.asarray(tiles["location"].values).astype(str)
-    in_training_area = area == "training"
+    groups = block_ids(tiles)
+    in_training_area = area == training_area
     if not in_training_area.any():
-        raise ValueError(
-            "Scene 2 needs tiles from the training area (WRS-2 "
-            f"{', '.join(config.AREA_SCENES['training'])}), found none"
-        )
-    shared = np.intersect1d(locations[in_training_area], locations[~in_training_area])
-    is_shared = np.isin(locations, shared)
+        raise ValueError(f"Scene 2 needs tiles from the training area {training_area!r}, found none "
+                         f"(the tiles' areas: {sorted(set(area))})")
+    training_idx, testing_idx = np.flatnonzero(in_training_area), np.flatnonzero(~in_training_area)
+    is_shared = np.zeros(len(area), dtype=bool)  # windows that share pixels with the other side
+    is_shared[training_idx] = overlapping(tiles, training_idx, testing_idx)
+    is_shared[testing_idx] = overlapping(tiles, testing_idx, training_idx)
     train_pool = in_training_area & ~is_shared if overlap == "drop_from_training" else in_training_area
     if not train_pool.any():
         raise ValueError("Scene 2: every training-area location is also seen from a testing area")
-    validation, train = _grouped_holdout(locations, np.flatnonzero(train_pool), validation_fraction, rng)
+    validation, train = _grouped_holdout(groups, np.flatnonzero(train_pool), validation_fraction, rng)
+    train = train[~overlapping(tiles, train, validation)]
     test_pool = ~in_training_area
     if overlap == "drop_from_testing":
         test_pool &= ~is_shared
     if not augment_test:
         test_pool &= is_original(tiles)
     splits = {"train": train, "validation": validation}
-    for i, name in enumerate(config.TESTING_AREAS, start=1):
+    for i, name in enumerate(testing_areas, start=1):
         splits[f"test_{i}"] = np.flatnonzero(test_pool & (area == name))
     return splits
 
@@ -137,8 +189,17 @@ def encode_splits(n: int, splits: Mapping[str, np.ndarray]) -> np.ndarray:
     for name, indices in splits.items():
         if np.any(codes[indices]):
             raise ValueError(f"split {name!r} overlaps another split")
-        codes[indices] = SPLIT_CODES[name]
+        codes[indices] = split_code(name)
     return codes
+
+
+def split_code(name: str) -> int:
+    """The stored code of a set: ``SPLIT_CODES``, and ``test_<k>`` = 3 + k for a study's k-th testing subarea."""
+    if name in SPLIT_CODES:
+        return SPLIT_CODES[name]
+    if name.startswith("test_") and name[5:].isdigit() and int(name[5:]) >= 1:
+        return SPLIT_CODES["test"] + int(name[5:])
+    raise ValueError(f"unknown split set {name!r}")
 
 
 def split_indices(tiles: xr.Dataset, experiment: str) -> dict[str, np.ndarray]:
@@ -148,7 +209,10 @@ def split_indices(tiles: xr.Dataset, experiment: str) -> dict[str, np.ndarray]:
     if var not in tiles:
         raise ValueError(f"the tile dataset has no {var!r}; build it with prepare_tile_dataset")
     codes = np.asarray(tiles[var].values)
-    names = ("train", "validation", "test") if experiment.startswith("scene1") else (
-        "train", "validation", "test_1", "test_2", "test_3")
-    return {name: np.flatnonzero(codes == SPLIT_CODES[name]) for name in names}
+    if experiment.startswith("scene1"):
+        names = ("train", "validation", "test")
+    else:
+        n_tests = len(str(tiles[var].attrs.get("testing_areas", " ".join(config.TESTING_AREAS))).split())
+        names = ("train", "validation", *(f"test_{k}" for k in range(1, n_tests + 1)))
+    return {name: np.flatnonzero(codes == split_code(name)) for name in names}
 
