@@ -46,13 +46,34 @@ def check_band_map(band_map: Mapping[Any, Any], source: str) -> dict[int, int]:
     return mapping
 
 
-def _open(path: Path, chunks) -> xr.DataArray:
-    if not path.is_file():
-        raise DataError(f"GeoTIFF {path} does not exist")
+def _open(path, chunks) -> xr.DataArray:
+    local = Path(str(path)) if "://" not in str(path) else None
+    if local is not None and not local.is_file():
+        raise DataError(f"band file {path} does not exist")
     try:
         return rioxarray.open_rasterio(path, chunks=dict(chunks) if chunks else None, masked=False)
     except Exception as err:  # rasterio/GDAL raise several types for unreadable files
-        raise DataError(f"cannot open GeoTIFF {path}: {err}") from err
+        raise DataError(f"cannot open band file {path}: {err}") from err
+
+
+def open_single_band(path, chunks=None, reference: tuple[xr.DataArray, Any] | None = None) -> xr.DataArray:
+    """One band file as a lazy (y, x) layer; a DataError unless it has one band and lies on ``reference``'s grid."""
+    layer = _open(path, chunks)
+    if layer.sizes["band"] != 1:
+        raise DataError(f"band file {path} has {layer.sizes['band']} bands; expected 1 (one file per band)")
+    layer = layer.isel(band=0, drop=True)
+    if reference is not None:
+        check_same_grid(layer, path, *reference)
+    return layer
+
+
+def check_same_grid(layer: xr.DataArray, path, reference: xr.DataArray, reference_path) -> None:
+    """A DataError unless ``layer`` (read from ``path``) shares the CRS, shape and transform of ``reference``."""
+    if layer.rio.crs != reference.rio.crs:
+        raise DataError(f"band file {path} has CRS {layer.rio.crs}, {reference_path} has {reference.rio.crs}")
+    if layer.shape != reference.shape or layer.rio.transform() != reference.rio.transform():
+        raise DataError(f"band file {path} (shape {layer.shape}) is not on the grid of {reference_path} "
+                        f"(shape {reference.shape}): resample them to one grid first")
 
 
 def _layers(paths: Sequence[Path], mapping: dict[int, int], chunks) -> dict[int, xr.DataArray]:
@@ -69,19 +90,8 @@ def _layers(paths: Sequence[Path], mapping: dict[int, int], chunks) -> dict[int,
     layers = {}
     reference = None
     for file_band, path in enumerate(paths, start=1):
-        layer = _open(path, chunks)
-        if layer.sizes["band"] != 1:
-            raise DataError(f"GeoTIFF {path} has {layer.sizes['band']} bands; a list of files needs one band each")
-        layer = layer.isel(band=0, drop=True)
-        if reference is None:
-            reference = (layer, path)
-        else:
-            ref, ref_path = reference
-            if layer.rio.crs != ref.rio.crs:
-                raise DataError(f"GeoTIFF {path} has CRS {layer.rio.crs}, {ref_path} has {ref.rio.crs}")
-            if layer.shape != ref.shape or layer.rio.transform() != ref.rio.transform():
-                raise DataError(f"GeoTIFF {path} (shape {layer.shape}) is not on the grid of {ref_path} "
-                                f"(shape {ref.shape}): resample them to one grid first")
+        layer = open_single_band(path, chunks, reference)
+        reference = reference or (layer, path)
         layers[mapping[file_band]] = layer
     return layers
 

@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 import rasterio
 import rasterio.enums
-import rioxarray
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from glacier_utils import config
 from glacier_utils.errors import DataError
-from glacier_utils.io import consistency
+from glacier_utils.io import consistency, geotiff
 
 __all__ = [
     "DataError", "DEFAULT_CHUNKS", "QA_BIT_TABLES", "read_mtl", "flatten_mtl", "mtl_scene_metadata", "find_mtl",
@@ -302,21 +302,8 @@ def stack_band_files(
                 raise DataError(f"band file {local} does not exist")
             if check_files:
                 _check_band_file(local)
-        try:
-            layer = rioxarray.open_rasterio(path, chunks=dict(chunks) if chunks else None, masked=False)
-        except Exception as err:  # rasterio/GDAL raise several types for unreadable files
-            raise DataError(f"cannot open band file {path}: {err}") from err
-        if layer.sizes["band"] != 1:
-            raise DataError(f"band file {path} has {layer.sizes['band']} bands; expected 1")
-        layer = layer.isel(band=0, drop=True)
-        if reference is None:
-            reference = (layer, path)
-        else:
-            ref, ref_path = reference
-            if layer.shape != ref.shape or layer.rio.transform() != ref.rio.transform():
-                raise DataError(f"band file {path} (shape {layer.shape}) is not on the grid of {ref_path} (shape {ref.shape})")
-            if layer.rio.crs != ref.rio.crs:
-                raise DataError(f"band file {path} has CRS {layer.rio.crs}, {ref_path} has {ref.rio.crs}")
+        layer = geotiff.open_single_band(path, chunks, reference)
+        reference = reference or (layer, path)
         layers.append(layer)
     ref, ref_path = reference
     if nodata is None:
