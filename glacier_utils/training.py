@@ -20,6 +20,10 @@ training (``force=True`` starts again).
 Early stopping and best-model checkpointing are one callback (:class:`RecipeCheckpoint`) rather
 than Keras's ``EarlyStopping`` and ``ModelCheckpoint`` because those forget their state (best
 value, epochs waited) between ``fit`` calls, which a resumed run needs.
+
+The module is a little over the ~500-line guide: the recipe, the run folder it writes and the
+loader that reads it back answer one question together (what a run did and how to resume it), and
+splitting them would put the file names of one run folder in two places.
 """
 
 from __future__ import annotations
