@@ -21,7 +21,9 @@ WRS-2 frames of the paper's Table I as overlapping windows, and on it:
 Modules: ``climate`` (the paper's tables and the per-area climate), ``terrain`` (relief and
 glacier model), ``region`` (the region, its truth and acquisitions), ``scene`` (one acquisition),
 ``archive`` (every summer acquisition of a frame and period, as metadata, and the pick of one),
-``level1`` (Collection 2 Level-1 export), ``spectra`` (surface spectra). The sensor constants
+``level1`` (Collection 2 Level-1 export), ``spectra`` (surface spectra), ``calibration`` (the band
+ratio on the region against the paper's Tables II-III, and the true glaciers' geometry; the
+fitted settings themselves live in ``climate``). The sensor constants
 are in `glacier_utils.io.radiometry`; the surface and cloud code tables in `glacier_utils.config`.
 Everything random takes its seed from the region seed plus the acquisition, so the same call
 returns the same numbers.

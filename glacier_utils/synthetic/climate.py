@@ -73,11 +73,25 @@ class AreaClimate:
     cloud_opacity: float = 1.0
 
 
-AREA_CLIMATE: dict[str, AreaClimate] = {
+#: Before the fit (issue 16), for the record and the book's before/after table.
+AREA_CLIMATE_UNCALIBRATED: dict[str, AreaClimate] = {
     "training": AreaClimate(5550.0, 0.12, 0.10, 0.55, 0.0, 1.0, 0.0, 0.4, (0.0, 12.0), 0.0, 0.15),
     "testing_1": AreaClimate(5500.0, 0.10, 0.05, 0.65, 0.0, 1.0, 0.0, 0.4, (0.0, 12.0), 0.0, 0.1),
     "testing_2": AreaClimate(5150.0, 0.75, 0.30, 0.40, 80.0, 1.2, 0.0, 0.3, (0.0, 15.0), 5.0, 0.6),
     "testing_3": AreaClimate(5350.0, 0.40, 0.20, 0.35, 60.0, 1.8, 0.12, 0.0, (30.0, 60.0), 2.5, 0.35, 0.6),
+}
+#: The area climates the simulator uses, fitted by tools/calibrate_synthetic.py (issue 16) within:
+#: snowline_offset_m 0-150 m (Aug-Sep transient snowlines within ~150 m of the ELA, Spiess et al.
+#: 2016); cloud_orography 0-0.4; debris 0.05-0.30 (debris covers a few % of THR glacier area, up
+#: to ~10 % in the south-east, Guo et al. 2015); fog 0-0.12 and cloud_opacity 0.3-1.0 (area 3's
+#: "thin cloud and fog", paper §II-C, Fig. 8); haze 1.0-2.0 (path radiance x1-2, AOD 0.05-0.3).
+#: Changed: training snowline_offset_m 0 -> 150, cloud_orography 0.4 -> 0; testing_2 debris
+#: 0.30 -> 0.10; testing_3 haze 1.8 -> 2.0, fog 0.12 -> 0.0, cloud_opacity 0.6 -> 0.3.
+AREA_CLIMATE: dict[str, AreaClimate] = {
+    "training": AreaClimate(5550.0, 0.12, 0.10, 0.55, 150.0, 1.0, 0.0, 0.0, (0.0, 12.0), 0.0, 0.15),
+    "testing_1": AreaClimate(5500.0, 0.10, 0.05, 0.65, 0.0, 1.0, 0.0, 0.4, (0.0, 12.0), 0.0, 0.1),
+    "testing_2": AreaClimate(5150.0, 0.75, 0.10, 0.40, 80.0, 1.2, 0.0, 0.3, (0.0, 15.0), 5.0, 0.6),
+    "testing_3": AreaClimate(5350.0, 0.40, 0.20, 0.35, 60.0, 2.0, 0.0, 0.0, (30.0, 60.0), 2.5, 0.35, 0.3),
 }
 
 #: Relative glacier abundance per area: scales massif height so that the subareas' shares of
@@ -86,3 +100,68 @@ AREA_ABUNDANCE: dict[str, float] = {"training": 1.0, "testing_1": 1.0, "testing_
 
 #: Approximate latitude of each WRS-2 row's centre in the THR (used for the sun position).
 ROW_LATITUDE_DEG: dict[int, float] = {35: 36.0, 36: 34.6, 37: 33.2, 38: 31.7}
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulatorCalibration:
+    """The simulator's free settings that are not per area, fitted so that the band ratio scores on
+    the simulated region as the paper measured on the real one (Tables II, III; see
+    `glacier_utils.synthetic.calibration` and ``tools/calibrate_synthetic.py``).
+
+    Each field names the physical range it was searched in; `UNCALIBRATED` keeps the values
+    before the fit (issue 16) for the record.
+    """
+
+    # -- glacier geometry (terrain) ---------------------------------------------------------
+    #: Gaussian smoothing (px) of the ice margin field: ice surfaces are smoother than the bed.
+    #: Searched 1.5-3.5 px (45-105 m): glacier outlines generalise bed relief over about one ice
+    #: thickness, 50-150 m for THR valley glaciers (Paul et al. 2013, Ann. Glaciol. 54(63)).
+    margin_smooth_px: float = 1.5
+    #: Side (px) of the flat grey closing, then opening, of the margin field: fills nunatak holes
+    #: and cuts ice strips narrower than this at every period at once (grey morphology commutes
+    #: with the threshold, so retreat stays monotone). 1 = off. Searched 1-9 px (30-270 m); the
+    #: SCGI maps glaciers down to 0.01 km² and rarely ice narrower than ~100 m (Guo et al. 2015).
+    outline_px: int = 1
+    # -- seasonal snow (scene) --------------------------------------------------------------
+    #: Seasonal snowline below the ELA at its late-summer minimum (m) and the extra depth in spring
+    #: (m). Searched 0-150 and 250-600 m: THR transient snowlines in Aug-Sep lie within ~100 m of
+    #: the ELA and 300-600 m lower in April-May (Guo et al. 2014; Spiess et al. 2016).
+    snowline_summer_m: float = 60.0
+    snowline_spring_m: float = 450.0
+    #: Mean age (0 fine, fresh grains - 1 coarse, old grains) of seasonal snow before day 200; later
+    #: snow is 0.3 older. Searched 0.3-0.9: at 5-6 km the strong insolation and sublimation coarsen
+    #: grains to 0.2-1 mm within days (Warren 1982; Dozier 1989), darkening TM5.
+    snow_age_spring: float = 0.5
+    # -- light (scene) ----------------------------------------------------------------------
+    #: Scale of the diffuse sky fraction (shadow depth). Searched 0.8-2.0: at 5 km the diffuse
+    #: share of red irradiance is 8-20 % (MODTRAN mid-latitude summer, 0.05-0.15 AOD).
+    diffuse_scale: float = 1.0
+    #: Dimming of direct light under a cloud's shadow (0-1). Searched 0.6-0.9 (thin to thick cloud).
+    cloud_shadow_depth: float = 0.85
+    # -- clouds (scene) ---------------------------------------------------------------------
+    #: Opacity given to the thinnest cloud pixel. Searched 0.05-0.15; cirrus below ~0.05 optical
+    #: depth is not flagged as cloud by ACCA (Irish 2000).
+    cloud_min_opacity: float = 0.12
+    # -- ice surface (scene) ----------------------------------------------------------------
+    #: E-folding headroom (m) of dirt on ice near the margins. Searched 40-150 m: the dirty
+    #: bare-ice zone of THR glaciers spans the lowest 50-150 m of the tongue (Paul et al. 2015).
+    dirt_scale_m: float = 120.0
+    #: Headroom (m) below which a debris-prone tongue is debris covered (x the area's debris
+    #: propensity). Searched 100-300 m: debris covers ~5-10 % of THR glacier area (Guo et al. 2015).
+    debris_headroom_m: float = 260.0
+    #: How much a noise field modulates the debris propensity along the region (0 = every tongue
+    #: of an area alike). Searched 0-0.4: with only 6-20 glaciers per quick subarea a patchy field
+    #: makes one area's debris share (and the band ratio's recall there) swing 30 points between
+    #: seeds, far more than the THR's 185 km frames average out.
+    debris_patchiness: float = 0.4
+
+
+#: The settings before the fit (issue 16), for the record and the book's before/after table.
+UNCALIBRATED = SimulatorCalibration()
+#: The fitted settings the simulator uses (written here by hand from tools/calibrate_synthetic.py).
+CALIBRATION = SimulatorCalibration(
+    margin_smooth_px=3.0, outline_px=7,
+    snowline_summer_m=30.0, snowline_spring_m=500.0, snow_age_spring=0.9,
+    diffuse_scale=1.6, cloud_shadow_depth=0.75, cloud_min_opacity=0.05,
+    dirt_scale_m=110.0, debris_headroom_m=140.0, debris_patchiness=0.0,
+)

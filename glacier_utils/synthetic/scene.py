@@ -32,7 +32,7 @@ from scipy import ndimage
 
 from glacier_utils import config
 from glacier_utils.io import radiometry
-from glacier_utils.synthetic import spectra
+from glacier_utils.synthetic import climate, spectra
 from glacier_utils.synthetic.climate import AREA_CLIMATE, ROW_LATITUDE_DEG
 from glacier_utils.synthetic.region import (
     MOSAIC_MARGIN_PX, MOSAIC_ORIGIN_XY, SyntheticRegion, _default_cloud_cover, _frame_mask, _parse_wrs2,
@@ -100,7 +100,8 @@ def _season_snowline_offset_m(date: str) -> float:
     """Seasonal snowline below the ELA (m, negative) for a day of year: low in spring, high in Aug-Sep."""
     doy = radiometry.day_of_year(date)
     # Late-summer minimum around day 235 (late August); spring and autumn snow lie far lower.
-    return float(-60.0 - 450.0 * (1.0 - math.exp(-(((doy - 235.0) / 60.0) ** 2))))
+    cal = climate.CALIBRATION
+    return float(-cal.snowline_summer_m - cal.snowline_spring_m * (1.0 - math.exp(-(((doy - 235.0) / 60.0) ** 2))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,8 +158,9 @@ def _terrain_light(region: SyntheticRegion, r0: int, c0: int, period: int,
 def _glacier_zones(t: _Terrain, lr: dict[str, np.ndarray], headroom: np.ndarray, texture2: np.ndarray):
     """Firn above the ELA, clean ice below, debris on some tongues: (firn, debris, ice) masks."""
     firn = t.glacier & (t.z > lr["ela_m"] + t.rise + 40.0 * texture2)
-    debris_prop = lr["debris"] * (0.6 + 0.4 * np.tanh(lr["debris_noise"]))
-    debris = t.glacier & ~firn & (headroom < 260.0 * debris_prop) & (debris_prop > 0.12)
+    patchy = climate.CALIBRATION.debris_patchiness
+    debris_prop = lr["debris"] * (1.0 - patchy + patchy * np.tanh(lr["debris_noise"]))
+    debris = t.glacier & ~firn & (headroom < climate.CALIBRATION.debris_headroom_m * debris_prop) & (debris_prop > 0.12)
     return firn, debris, t.glacier & ~firn & ~debris
 
 
@@ -178,7 +180,8 @@ def _seasonal_snow(t: _Terrain, lr: dict[str, np.ndarray], date: str, texture2: 
     snow_frac = np.clip((t.z + 150.0 * north - snowline) / 220.0, 0.0, 1.0)
     snow_frac *= np.clip((60.0 - t.slope_deg) / 25.0, 0.0, 1.0)
     snow_frac[water] = 0.0
-    snow_age = np.clip(0.5 + 0.3 * texture2 + 0.3 * (radiometry.day_of_year(date) > 200), 0.0, 1.0)
+    snow_age = np.clip(climate.CALIBRATION.snow_age_spring + 0.3 * texture2
+                       + 0.3 * (radiometry.day_of_year(date) > 200), 0.0, 1.0)
     return snow_frac, snow_age
 
 
@@ -216,7 +219,7 @@ def _reflectance(g: _Surfaces, lr: dict[str, np.ndarray], headroom: np.ndarray,
     soil_spec = R("soil")[:, None, None] * wet * (1.0 + 0.08 * texture)
     ground = (1.0 - g.soil_frac) * rock_spec + g.soil_frac * soil_spec
     ground = (1.0 - g.meadow_frac) * ground + g.meadow_frac * R("meadow")[:, None, None] * (1.0 + 0.1 * texture)
-    dirt = np.clip(np.exp(-np.maximum(headroom, 0.0) / 120.0) + 0.15 * texture, 0.0, 1.0)
+    dirt = np.clip(np.exp(-np.maximum(headroom, 0.0) / climate.CALIBRATION.dirt_scale_m) + 0.15 * texture, 0.0, 1.0)
     ice_spec = (1.0 - dirt) * R("clean_ice")[:, None, None] + dirt * R("dirty_ice")[:, None, None]
     snow_spec = (1.0 - g.snow_age) * R("fine_snow")[:, None, None] + g.snow_age * R("coarse_snow")[:, None, None]
     firn_spec = 0.5 * R("firn")[:, None, None] + 0.5 * snow_spec
@@ -258,7 +261,7 @@ def _sky(region: SyntheticRegion, r0: int, c0: int, pad: int, lr: dict[str, np.n
         spread = float(cfield.std()) * 0.35
         opacity = AREA_CLIMATE[area].cloud_opacity
         alpha = opacity * np.clip(1.0 - np.exp(-np.maximum(cfield - thresh, 0.0) / spread * 1.6), 0.0, 0.98)
-        alpha = np.where(cfield > thresh, np.maximum(alpha, 0.12), 0.0).astype(np.float32)
+        alpha = np.where(cfield > thresh, np.maximum(alpha, climate.CALIBRATION.cloud_min_opacity), 0.0).astype(np.float32)
     else:
         alpha = np.zeros(cshape, dtype=np.float32)
     height_m = 1800.0
@@ -282,9 +285,10 @@ def _at_sensor_signal(refl: np.ndarray, t: _Terrain, lr: dict[str, np.ndarray], 
     """x = pi L d² / ESUN (the OLI "reflectance without sun angle"): light, path radiance, cloud, PSF."""
     R = spectra.reflectance
     haze = lr["haze"][None]
-    shade_direct = t.direct * (1.0 - 0.85 * caster)
+    cal = climate.CALIBRATION
+    shade_direct = t.direct * (1.0 - cal.cloud_shadow_depth * caster)
     irradiance = (_TRANSMITTANCE[:, None, None] * shade_direct[None]
-                  + _DIFFUSE[:, None, None] * sin_e * t.sky_view[None])
+                  + cal.diffuse_scale * _DIFFUSE[:, None, None] * sin_e * t.sky_view[None])
     x = refl * irradiance + _PATH[:, None, None] * sin_e * haze
     cloud_spec = np.where(fog[None] > alpha[None], R("ice_cloud")[:, None, None], R("water_cloud")[:, None, None])
     x = (1.0 - cloud_alpha[None]) * x + cloud_alpha[None] * np.nan_to_num(cloud_spec) * sin_e

@@ -20,6 +20,7 @@ from scipy import ndimage, sparse
 from scipy.sparse.linalg import spsolve_triangular
 
 from glacier_utils import config
+from glacier_utils.synthetic import climate
 from glacier_utils.synthetic.climate import AREA_ABUNDANCE, AREA_CLIMATE, TABLE_I_GLACIER_KM2, target_area_fractions
 
 #: Smooth fields are stored at 1/LOWRES_FACTOR resolution.
@@ -291,8 +292,14 @@ def _glacier_margin(z: np.ndarray, ela_full_fn, shape) -> np.ndarray:
             margin[r0:r0 + hb, c0:c0 + wb] = m[rs:rs + hb, cs:cs + wb]
     # Ice outlines are smoother than the fractal bed: smooth the margin (a fixed field, so the
     # extent stays monotone in the ELA rise); steep walls stay bare.
+    cal = climate.CALIBRATION
     never = ~np.isfinite(margin)
-    margin = ndimage.gaussian_filter(np.where(never, -400.0, margin), 1.5)
+    margin = ndimage.gaussian_filter(np.where(never, -400.0, margin), cal.margin_smooth_px)
+    if cal.outline_px > 1:
+        # Flat grey closing then opening: at every ELA rise the same as binary closing (nunatak
+        # holes filled) then opening (ice strips narrower than outline_px removed) of the extent.
+        size = (int(cal.outline_px), int(cal.outline_px))
+        margin = ndimage.grey_opening(ndimage.grey_closing(margin, size=size), size=size)
     margin[never & (margin < 0)] = -np.inf
     return margin.astype(np.float32)
 
