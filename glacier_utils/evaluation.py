@@ -62,18 +62,20 @@ RESULT_COLUMNS: tuple[str, ...] = ("method", "experiment", "area", "metric", "va
 
 
 def tidy_scores(predictions: Mapping[tuple[str, str, str, int], np.ndarray], labels: Mapping[tuple[str, str], np.ndarray],
-                profile: str) -> pd.DataFrame:
+                profile: str, areas: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per (method, experiment, test set, seed, metric) with the value in %, pooled over all pixels.
 
     ``predictions`` maps (method, experiment, test set, seed) to boolean masks; ``labels`` maps
     (experiment, test set) to the matching truth (255 = unknown). Test set names follow
-    ``study.TEST_SET_AREAS`` ("test" is Scene 1, "test_1".."test_3" the testing areas).
+    ``study.TEST_SET_AREAS`` ("test" is Scene 1, "test_1".."test_3" the testing areas) unless
+    ``areas`` (``tiles.held_out_areas``) names a study's own.
     """
+    areas = study.TEST_SET_AREAS if areas is None else areas
     rows = []
     for (method, experiment, test_set, seed), masks in predictions.items():
         confusion = metrics.confusion_counts(masks, labels[(experiment, test_set)])
         for metric, value in confusion.as_percent().items():
-            rows.append({"method": method, "experiment": experiment, "area": study.TEST_SET_AREAS[test_set],
+            rows.append({"method": method, "experiment": experiment, "area": areas[test_set],
                          "metric": metric, "value": value, "profile": profile, "seed": int(seed),
                          "pixels": confusion.n})
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))

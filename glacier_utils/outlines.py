@@ -9,8 +9,9 @@ Our reading of "a 15 m buffer around the outline" (documented in the book): by d
 sides of every outline ring (exterior and holes), about perimeter x 30 m: the outline may be
 misplaced outwards or inwards, and the band covers both. ``buffer_mode="outer"`` counts only the
 outer 15 m (polygon buffered by +15 m minus the polygon, about perimeter x 15 m), the smaller
-reading some inventories use. The per-subarea uncertainty is the area of the union of the
-glaciers' buffers, so a strip shared by two touching glaciers is counted once.
+reading some inventories use. The per-subarea uncertainty is the band around the outline of the
+union of its glaciers: a strip shared by two touching glaciers is counted once, and a divide
+between them (drawn from a reference inventory, not mapped) adds none.
 
 Cleaning: pixels are joined by their edges (4-connectivity), so a polygon is never pinched at a
 corner and every ring is valid; holes (nunataks, masked pixels) are kept; polygons smaller than
@@ -33,6 +34,8 @@ import rasterio.features
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import shapely
 import xarray as xr
+from affine import Affine
+from scipy import ndimage, spatial
 from shapely.geometry import shape
 
 from glacier_utils import config
@@ -47,6 +50,7 @@ M2_PER_KM2 = 1e6
 #: Attribute columns of every outline layer (besides ``geometry``), in order, with their dtypes.
 OUTLINE_SCHEMA: dict[str, str] = {
     "glacier_id": "int64",         # 1.. within the layer, largest glacier first
+    "reference_id": "object",      # id of the reference-inventory glacier the outline belongs to ("" none)
     "period": "int64",             # index into config.PERIODS (0 = 1986–1988)
     "period_label": "object",      # e.g. "1986–1988"
     "subarea": "object",           # subarea key (config.AREAS) or "" (not "area": GeoDataFrame.area is geometry)
@@ -90,13 +94,17 @@ def buffer_uncertainty_km2(geometries, buffer_m: float = config.BUFFER_M, mode: 
 
 
 def union_uncertainty_km2(geometries, buffer_m: float = config.BUFFER_M, mode: str = "band") -> float:
-    """Uncertainty (km²) of a group of glaciers: the union of their buffers, overlaps counted once."""
+    """Uncertainty (km²) of a group of glaciers: the buffer around the outline of their union, overlaps counted once.
+
+    Divides between touching glaciers lie inside the union: they come from the reference
+    inventory, not from the image, and move no ice in or out of the group.
+    """
     geoms = np.asarray(list(geometries), dtype=object)
     _check_buffer(buffer_m, mode)
     if geoms.size == 0:
         return 0.0
     if mode == "band":
-        return float(shapely.union_all(shapely.buffer(shapely.boundary(geoms), buffer_m)).area) / M2_PER_KM2
+        return float(shapely.buffer(shapely.boundary(shapely.union_all(geoms)), buffer_m).area) / M2_PER_KM2
     grown = shapely.union_all(shapely.buffer(geoms, buffer_m)).area
     return float(grown - shapely.union_all(geoms).area) / M2_PER_KM2
 
@@ -117,29 +125,45 @@ def mask_to_polygons(
     buffer_m: float = config.BUFFER_M,
     buffer_mode: str = "band",
     simplify_m: float = 0.0,
+    zones: np.ndarray | None = None,
+    zone_ids: Sequence[str] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Glacier polygons (mask == 1) with area_km2, uncertainty_km2 and perimeter_km, largest first.
+    """Glacier polygons (mask == 1) with area_km2, uncertainty_km2, perimeter_km and reference_id, largest first.
 
     ``mask``: a (y, x) DataArray with a rio CRS/transform, or a numpy array with ``transform`` and
     ``crs``; values other than 1 (0, 255 nodata) are not glacier. ``simplify_m`` > 0 smooths the
     pixel staircase (topology-preserving Douglas-Peucker), which shortens the perimeter and so the
-    buffer uncertainty; 0 keeps the exact pixel edges.
+    buffer uncertainty; 0 keeps the exact pixel edges. Ice bodies smaller than ``min_area_km2``
+    are dropped; then, with ``zones`` (an integer raster on the mask's grid, 1..n indexing
+    ``zone_ids``, 0 none: see :func:`nearest_reference`), each body is split where the zone
+    changes (the reference inventory's glacier divides) and each piece carries its zone's id.
     """
     values, transform, crs = _mask_grid(mask, transform, crs)
     _check_buffer(buffer_m, buffer_mode)
-    glacier = values == 1
-    polygons = [shape(geom) for geom, _ in rasterio.features.shapes(
-        glacier.astype(np.uint8), mask=glacier, connectivity=4, transform=transform)]
-    polygons = _clean(polygons, simplify_m)
+    glacier = _without_small_bodies(values == 1, abs(transform.a * transform.e) / M2_PER_KM2, min_area_km2)
+    if zones is None:
+        labels, names = glacier.astype(np.int32), ["", ""]
+    else:
+        labels = np.where(glacier, np.asarray(zones, np.int32), 0)
+        if labels.shape != glacier.shape:
+            raise DataError(f"zones: shape {labels.shape} differs from the mask's {glacier.shape}")
+        names = [""] + [str(z) for z in (zone_ids or [])]
+        labels[glacier & ((labels <= 0) | (labels >= len(names)))] = 0
+    pieces = [(shape(geom), int(v)) for geom, v in rasterio.features.shapes(
+        labels, mask=glacier, connectivity=4, transform=transform)]
+    polygons, owners = [], []
+    for poly, v in pieces:
+        for clean in _clean([poly], simplify_m):
+            polygons.append(clean)
+            owners.append(names[v])
     areas = np.array([p.area for p in polygons], float) / M2_PER_KM2
-    keep = areas >= min_area_km2
-    polygons = [p for p, k in zip(polygons, keep) if k]
-    order = np.argsort(-areas[keep], kind="stable")
+    order = np.argsort(-areas, kind="stable")
     polygons = [polygons[i] for i in order]
     geoms = np.asarray(polygons, dtype=object)
     return gpd.GeoDataFrame(
         {
             "glacier_id": np.arange(1, len(polygons) + 1, dtype=np.int64),
+            "reference_id": [owners[i] for i in order],
             "area_km2": shapely.area(geoms).astype(float) / M2_PER_KM2 if len(geoms) else np.array([], float),
             "uncertainty_km2": buffer_uncertainty_km2(geoms, buffer_m, buffer_mode),
             "perimeter_km": shapely.length(geoms).astype(float) / 1e3 if len(geoms) else np.array([], float),
@@ -147,6 +171,46 @@ def mask_to_polygons(
         geometry=gpd.GeoSeries(polygons, crs=crs),
         crs=crs,
     )
+
+
+def _without_small_bodies(glacier: np.ndarray, pixel_km2: float, min_area_km2: float) -> np.ndarray:
+    """The glacier mask without 4-connected bodies smaller than ``min_area_km2`` (slivers, RGI practice)."""
+    bodies, n = ndimage.label(glacier)
+    if n == 0 or min_area_km2 <= 0:
+        return glacier
+    sizes = np.bincount(bodies.ravel()) * pixel_km2
+    keep = sizes >= min_area_km2
+    keep[0] = False
+    return keep[bodies]
+
+
+def nearest_reference(reference: gpd.GeoDataFrame, like: xr.DataArray | xr.Dataset,
+                      where: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """Each pixel's reference-inventory glacier (§II-A, Table VI): (int32 raster, 1..n indexing the ids; 0 none), ids.
+
+    Pixels inside a reference outline belong to that glacier, so a mapped body that spans two
+    reference glaciers is split at their divide; pixels outside every outline go to the nearest
+    one (a KD-tree over the outlines' edge pixels: only the pixels in ``where``, e.g. the mapped
+    ice, are looked up, so the cost follows the ice, not the grid).
+    """
+    if "glacier_id" not in reference.columns:
+        raise DataError("reference inventory: no glacier_id column (read it with glacier_utils.io.inventory)")
+    grid = like["mask"] if isinstance(like, xr.Dataset) and "mask" in like else like
+    if isinstance(grid, xr.Dataset):
+        grid = grid[next(iter(grid.data_vars))]
+    shape_ = (grid.sizes["y"], grid.sizes["x"])
+    rows = reference.to_crs(grid.rio.crs).reset_index(drop=True)
+    burn = [(g, i + 1) for i, g in enumerate(rows.geometry) if g is not None and not g.is_empty]
+    index = rasterio.features.rasterize(burn, out_shape=shape_, transform=grid.rio.transform(), fill=0,
+                                        dtype="int32") if burn else np.zeros(shape_, np.int32)
+    ids = [str(v) for v in rows["glacier_id"]]
+    inside = index > 0
+    todo = np.argwhere((np.ones(shape_, bool) if where is None else np.asarray(where, bool)) & ~inside)
+    if inside.any() and len(todo):
+        edge = np.argwhere(inside & ~ndimage.binary_erosion(inside))
+        _, nearest = spatial.cKDTree(edge).query(todo)
+        index[tuple(todo.T)] = index[tuple(edge[nearest].T)]
+    return index, ids
 
 
 def _clean(polygons: list, simplify_m: float) -> list:
@@ -173,8 +237,8 @@ def period_outlines(
     """Outlines of one period with the layer schema (:data:`OUTLINE_SCHEMA`): mask_to_polygons + metadata."""
     if not 0 <= int(period) < len(config.PERIODS):
         raise ValueError(f"period={period}: expected an index 0..{len(config.PERIODS) - 1} into config.PERIODS")
-    if area and area not in config.AREAS:
-        raise ValueError(f"area={area!r}: choose one of {', '.join(config.AREAS)} (or '' for ungrouped)")
+    if not isinstance(area, str):
+        raise ValueError(f"area={area!r}: a subarea key such as {config.AREAS[0]!r} (or '' for ungrouped)")
     gdf = mask_to_polygons(mask, **polygon_options)
     gdf["period"] = int(period)
     gdf["period_label"] = config.PERIOD_LABELS[int(period)]
@@ -190,7 +254,43 @@ def _joined(value: str | Iterable[str]) -> str:
     return value if isinstance(value, str) else ",".join(str(v) for v in value)
 
 
+def subarea_outlines(period_map: xr.Dataset, period: int, subareas: Sequence[str], *,
+                     zones: np.ndarray | None = None, zone_ids: Sequence[str] | None = None,
+                     source_images: Mapping[str, Sequence[str]] | None = None, **polygon_options) -> gpd.GeoDataFrame:
+    """One period's outlines, subarea by subarea, from a mosaic with a uint8 ``subarea`` index (§II-H, §III-D).
+
+    ``period_map``: :func:`glacier_utils.mosaic.mosaic_frames`'s output (``mask``, ``subarea``,
+    ``frame``, ``attrs["frames"]`` the frame names); ``source_images``: frame -> acquisition ids.
+    ``zones``/``zone_ids`` split the outlines at the reference glaciers' divides.
+    """
+    mask = np.asarray(period_map["mask"].values)
+    index = np.asarray(period_map["subarea"].values)
+    frame = np.asarray(period_map["frame"].values)
+    names = list(period_map.attrs.get("frames", []))
+    layers = []
+    for a, area in enumerate(subareas):
+        inside = index == a
+        used = sorted({names[f] for f in np.unique(frame[inside & (frame >= 0)])}) if names else []
+        images = [i for f in used for i in (source_images or {}).get(f, [])]
+        ice = inside & (mask == 1)
+        box = ndimage.find_objects(ice.astype(np.uint8))
+        rows, cols = box[0] if box else (slice(0, 1), slice(0, 1))  # polygonise the subarea's ice extent only
+        sub = xr.DataArray(ice[rows, cols].astype(np.uint8), dims=("y", "x"),
+                           coords={"y": period_map["y"].values[rows], "x": period_map["x"].values[cols]})
+        transform = period_map.rio.transform() * Affine.translation(cols.start, rows.start)
+        sub = sub.rio.write_crs(period_map.rio.crs).rio.write_transform(transform)
+        layers.append(period_outlines(sub, period, area=area, scene=used, source_images=images,
+                                      zones=None if zones is None else np.asarray(zones)[rows, cols],
+                                      zone_ids=zone_ids, **polygon_options))
+    out = pd.concat(layers, ignore_index=True)
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=period_map.rio.crs)
+    out.attrs["period"] = int(period)
+    return out
+
+
 def _with_schema(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if "reference_id" not in gdf:
+        gdf = gdf.assign(reference_id="")
     missing = [c for c in OUTLINE_SCHEMA if c not in gdf]
     if missing:
         raise DataError(f"outlines: missing columns {missing} (see outlines.OUTLINE_SCHEMA)")
@@ -209,6 +309,7 @@ def merge_outlines(outlines: gpd.GeoDataFrame, buffer_m: float = config.BUFFER_M
         geoms = np.asarray(polys, dtype=object)
         rows.append(gpd.GeoDataFrame({
             "glacier_id": np.arange(1, len(polys) + 1),
+            "reference_id": "",
             "period": period,
             "period_label": config.PERIOD_LABELS[int(period)],
             "subarea": area,
@@ -293,6 +394,20 @@ def write_outlines_gpkg(
     with atomic_path(path) as tmp:
         for name, gdf in sorted({**carried, **new}.items()):
             gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", geometry_type="Polygon")
+    return path
+
+
+def write_inventory_gpkg(inventory: gpd.GeoDataFrame, path: str | os.PathLike, layer: str = "glaciers") -> Path:
+    """Write a glacier inventory (a reference for the outlines' ids) as one GeoPackage layer, atomically."""
+    path = Path(path)
+    if inventory.crs is None:
+        raise DataError(f"inventory GeoPackage {path.name}: the inventory has no CRS")
+    table = inventory.copy()
+    for column in table.columns:  # GeoPackage has no nanosecond timestamps
+        if pd.api.types.is_datetime64_any_dtype(table[column]):
+            table[column] = table[column].dt.strftime("%Y-%m-%d")
+    with atomic_path(path) as tmp:
+        table.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
     return path
 
 

@@ -28,14 +28,34 @@ def _as_band_first(dn) -> np.ndarray:
     return np.asarray(dn)
 
 
-def false_colour(dn, bands: Sequence[int] = config.FALSE_COLOUR_BANDS, percentiles=(2.0, 98.0),
+#: Composites in order of preference when a study lacks some bands: Fig. 5a's 7-4-3, colour infrared, true colour.
+COMPOSITES: tuple[tuple[int, int, int], ...] = (config.FALSE_COLOUR_BANDS, (4, 3, 2), (3, 2, 1))
+
+
+def composite_bands(available: Sequence[int]) -> tuple[int, ...]:
+    """The first of ``COMPOSITES`` whose bands are all ``available`` (else the first three available bands)."""
+    available = [int(b) for b in available]
+    for bands in COMPOSITES:
+        if set(bands) <= set(available):
+            return bands
+    return tuple(available[:3]) if len(available) >= 3 else tuple(available[:1] * 3)
+
+
+def false_colour(dn, bands: Sequence[int] | None = None, percentiles=(2.0, 98.0),
                  nodata: float | None = None) -> np.ndarray:
-    """A (y, x, 3) RGB image in 0..1 from TM bands (default 7-4-3 as in Fig. 5a), percentile-stretched."""
+    """A (y, x, 3) RGB image in 0..1 from TM bands, percentile-stretched.
+
+    ``bands`` defaults to 7-4-3 as in Fig. 5a, or for a study without those bands the best composite it
+    has (:func:`composite_bands`); that needs a DataArray with a ``band`` coordinate, a plain array being
+    read in the order of ``config.BAND_NUMBERS``.
+    """
     if isinstance(dn, xr.DataArray):
         nodata = config.nodata_of(dn) if nodata is None else nodata
+        bands = composite_bands(dn["band"].values) if bands is None else bands
         stack = np.stack([np.asarray(dn.sel(band=b).values, dtype="float32") for b in bands])
     else:
         arr = _as_band_first(dn).astype("float32")
+        bands = config.FALSE_COLOUR_BANDS if bands is None else bands
         stack = np.stack([arr[config.BAND_NUMBERS.index(b)] for b in bands])
     invalid = config.nodata_pixels(stack, nodata, rule="all")  # every band at nodata, or any NaN
     rgb = np.empty(stack.shape[1:] + (3,), "float32")
@@ -71,8 +91,13 @@ def error_overlay(base_rgb: np.ndarray, pred, truth, valid=None, alpha: float = 
     return out
 
 
+def tile_composite(tiles_ds: xr.Dataset, sample: int) -> np.ndarray:
+    """The false-colour RGB of one sample of a tile dataset, from the bands the tiles hold."""
+    return false_colour(tiles_ds["image"].isel(sample=int(sample)).transpose("band", "y", "x"))
+
+
 def plot_scene(scene: xr.Dataset, ax=None, title: str | None = None, contour: bool = True):
-    """Show a scene's 7-4-3 composite with the glacier truth outlined in magenta; returns the axes."""
+    """Show a scene's 7-4-3 composite (or the best its bands allow) with the glacier truth outlined in magenta; returns the axes."""
     import matplotlib.pyplot as plt  # deferred: pyplot picks a backend on import; the array helpers need none
 
     ax = ax or plt.subplots(figsize=(5, 5))[1]

@@ -34,16 +34,21 @@ class RunPaths:
     profile: str
     #: The study's name (its file's ``name``); the paper's THR by default.
     study: str = "thr"
+    #: The seed of the simulated region and of the splits; None: the profile's own (``Profile.data_seed``).
+    data_seed: int | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "profile", config.get_profile(self.profile).name)
+        profile = config.get_profile(self.profile)
+        object.__setattr__(self, "profile", profile.name)
         if isinstance(self.study, Study):
             object.__setattr__(self, "study", self.study.name)
+        seed = profile.data_seed if self.data_seed is None else int(self.data_seed)
+        object.__setattr__(self, "data_seed", seed)
 
     @property
     def root(self) -> Path:
-        """The run folder of the study and profile (created on demand)."""
-        return config.run_dir(self.profile, self.study)
+        """The run folder of the study, profile and data seed (created on demand)."""
+        return config.run_dir(self.profile, self.study, self.data_seed)
 
     # notebook 01
     @property
@@ -101,9 +106,12 @@ class RunPaths:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def period_mask(self, period: int) -> Path:
-        """The mapped glacier mask (COG) of one period, e.g. ``timeseries/mask_1986_1988.tif``."""
-        first, last = config.PERIODS[period]
+    def period_mask(self, period: int | tuple[int, int]) -> Path:
+        """The mapped glacier mask (COG) of one period, e.g. ``timeseries/mask_1986_1988.tif``.
+
+        ``period`` is an index into the THR's periods or, for any study, its ``(first, last)`` years.
+        """
+        first, last = config.PERIODS[period] if isinstance(period, int) else period
         return self.timeseries / f"mask_{first}_{last}.tif"
 
     @property
@@ -120,6 +128,31 @@ class RunPaths:
     def changes(self) -> Path:
         """Changes and rates per interval and subarea (CSV), Table V(b)."""
         return self.timeseries / "changes.csv"
+
+    def acquisition_stores(self, period: int | tuple[int, int]) -> Path:
+        """Folder of one period's per-acquisition probability stores (zarr), e.g. ``timeseries/acquisitions_1986_1988``."""
+        first, last = config.PERIODS[period] if isinstance(period, int) else period
+        return self.timeseries / f"acquisitions_{first}_{last}"
+
+    @property
+    def acquisition_scores(self) -> Path:
+        """Every acquisition of every period: metadata and pixel scores, chosen or not and why (CSV)."""
+        return self.timeseries / "acquisition_scores.csv"
+
+    @property
+    def reference_inventory(self) -> Path:
+        """The reference glacier inventory whose ids the outlines carry (GeoPackage)."""
+        return self.timeseries / "reference_inventory.gpkg"
+
+    @property
+    def bias_table(self) -> Path:
+        """Mapped minus true area per period and subarea, both uncertainties and the floor (CSV)."""
+        return self.timeseries / "bias_table.csv"
+
+    @property
+    def change_check(self) -> Path:
+        """Every change against the truth, with the stated uncertainty and the floor (CSV)."""
+        return self.timeseries / "change_check.csv"
 
     @property
     def timeseries_summary(self) -> Path:
@@ -138,7 +171,9 @@ class RunPaths:
                "scores": "04_scene_comparison", "scores_csv": "04_scene_comparison",
                "errors_by_class": "04_scene_comparison", "outlines": "05_time_series_1986_2021",
                "areas": "05_time_series_1986_2021", "changes": "05_time_series_1986_2021",
-               "timeseries_summary": "05_time_series_1986_2021"}
+               "timeseries_summary": "05_time_series_1986_2021", "acquisition_scores": "05_time_series_1986_2021",
+               "reference_inventory": "05_time_series_1986_2021", "bias_table": "05_time_series_1986_2021",
+               "change_check": "05_time_series_1986_2021"}
 
     def require(self, *names: str) -> None:
         """A FileNotFoundError naming the notebooks to run when any named artefact is missing."""
@@ -147,6 +182,11 @@ class RunPaths:
         if missing:
             raise FileNotFoundError(f"{self.root} lacks {', '.join(missing)}: run those notebooks "
                                     f"with profile={self.profile!r} first")
+
+
+def as_run_paths(run: RunPaths | str | config.Profile) -> RunPaths:
+    """A RunPaths as it is, or the THR study's run of a profile (name or Profile) at its own data seed."""
+    return run if isinstance(run, RunPaths) else RunPaths(config.get_profile(run).name)
 
 
 # --------------------------------------------------------------------------------------------

@@ -191,6 +191,84 @@ def truth_check(
                    "difference_km2", "z", "within"]]
 
 
+# ----------------------------------------------------------------------------------------------
+# Honest uncertainty: the buffer, the spread between acquisitions, the unmapped area, the floor
+# ----------------------------------------------------------------------------------------------
+#: Columns an area table needs for the stated uncertainty (`glacier_utils.period_mapping.period_areas`).
+UNCERTAINTY_COLUMNS = ("error_km2", "spread_km2", "unmapped_ice_km2")
+
+
+def stated_uncertainty(areas: pd.DataFrame) -> pd.Series:
+    """Per row: sqrt(buffer² + bootstrap spread²) + the unmapped area that could be ice (km²).
+
+    The 15 m buffer (§II-H) bounds where an outline can lie; the spread between acquisitions
+    (a bootstrap over them) is how much the choice of images moves the area; unmapped pixels near
+    the reference glaciers may hold ice that no clear view saw, and as nothing is known of them
+    they add in full (a bound, not a standard error).
+    """
+    missing = [c for c in UNCERTAINTY_COLUMNS if c not in areas]
+    if missing:
+        raise DataError(f"areas: missing column(s) {missing} for the stated uncertainty; "
+                        "make the table with glacier_utils.period_mapping.period_areas")
+    return np.hypot(areas["error_km2"], areas["spread_km2"]) + areas["unmapped_ice_km2"]
+
+
+def with_stated_error(areas: pd.DataFrame) -> pd.DataFrame:
+    """The area table with ``error_km2`` replaced by the stated uncertainty (the paper's buffer kept as ``buffer_km2``)."""
+    return areas.assign(buffer_km2=areas["error_km2"], error_km2=stated_uncertainty(areas))
+
+
+def bias_table(areas: pd.DataFrame, true_areas: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
+    """Mapped minus true area per (period, area), beside both uncertainties and the floor.
+
+    ``areas``: `period_mapping.period_areas` rows; ``true_areas``: the truth (period, area,
+    area_km2); ``floor``: the same uncertainty method on the true outlines (period, area,
+    error_km2: their 15 m buffer; their spread and unmapped area are zero). Columns: period,
+    area, area_km2, true_km2, bias_km2, bias_pct, buffer_km2, spread_km2, unmapped_km2,
+    stated_km2, floor_km2, within (|bias| <= stated), width_ratio (stated / floor).
+    """
+    truth = validate_areas(true_areas, "true_areas", need_error=False).rename(columns={"area_km2": "true_km2"})
+    base = validate_areas(floor, "floor").rename(columns={"error_km2": "floor_km2"})[["period", "area", "floor_km2"]]
+    ours = areas.copy()
+    ours["period"] = [_period_index(p) for p in ours["period"]]
+    table = ours.merge(truth, on=["period", "area"], how="left").merge(base, on=["period", "area"], how="left")
+    table["bias_km2"] = table["area_km2"] - table["true_km2"]
+    table["bias_pct"] = 100.0 * table["bias_km2"] / table["true_km2"]
+    table["buffer_km2"] = table["error_km2"]
+    table["stated_km2"] = stated_uncertainty(table)
+    table["within"] = table["bias_km2"].abs() <= table["stated_km2"]
+    table["width_ratio"] = table["stated_km2"] / table["floor_km2"]
+    return table[["period", "area", "area_km2", "true_km2", "bias_km2", "bias_pct", "buffer_km2", "spread_km2",
+                  "unmapped_km2", "stated_km2", "floor_km2", "within", "width_ratio"]]
+
+
+def change_check(areas: pd.DataFrame, true_areas: pd.DataFrame, floor: pd.DataFrame,
+                 intervals: Mapping[str, tuple[int, int]] = config.CHANGE_INTERVALS, *,
+                 max_ratio: float = 1.25, years: str = "paper") -> pd.DataFrame:
+    """The truth check of every change with the stated uncertainty, and its width against the floor's (Eq. 6).
+
+    One row per (area, interval): change_pct, true_change_pct, error_pct (stated, Eq. 6),
+    floor_error_pct (the floor through Eq. 6), within (the true change lies inside ± the stated
+    error), width_ratio (stated / floor error) and narrow (width_ratio <= ``max_ratio``).
+    """
+    stated = with_stated_error(areas)
+    check = truth_check(stated, true_areas, intervals, years=years)
+    ours = change_table(stated, intervals, years=years)
+    base = change_table(floor, intervals, years=years)[["area", "interval", "change_error_km2"]]
+    table = check.merge(ours[["area", "interval", "area_start_km2", "change_pct", "change_pct_error"]],
+                        on=["area", "interval"]).merge(base.rename(columns={"change_error_km2": "floor_error_km2"}),
+                                                       on=["area", "interval"], how="left")
+    truth = validate_areas(true_areas, "true_areas", need_error=False).assign(error_km2=0.0)
+    true_start = change_table(truth, intervals, years=years)[["area", "interval", "change_pct"]]
+    table = table.merge(true_start.rename(columns={"change_pct": "true_change_pct"}), on=["area", "interval"], how="left")
+    table["floor_error_pct"] = 100.0 * table["floor_error_km2"] / table["area_start_km2"]
+    table["width_ratio"] = table["change_error_km2"] / table["floor_error_km2"]
+    table["narrow"] = table["width_ratio"] <= max_ratio
+    return table.rename(columns={"change_pct_error": "error_pct"})[
+        ["area", "interval", "change_pct", "true_change_pct", "error_pct", "floor_error_pct", "change_km2",
+         "true_change_km2", "change_error_km2", "floor_error_km2", "within", "width_ratio", "narrow"]]
+
+
 def relative_error_pct(present_km2, previous_km2):
     """Table VI's relative error: |present − previous| / previous x 100."""
     present, previous = np.asarray(present_km2, float), np.asarray(previous_km2, float)
@@ -199,5 +277,6 @@ def relative_error_pct(present_km2, previous_km2):
 
 __all__ = [
     "period_mid_year", "interval_years", "validate_areas", "change_table", "format_change_table",
-    "linear_trend", "truth_check", "relative_error_pct",
+    "linear_trend", "truth_check", "relative_error_pct", "UNCERTAINTY_COLUMNS", "stated_uncertainty",
+    "with_stated_error", "bias_table", "change_check",
 ]

@@ -10,7 +10,7 @@ One training run owns one folder ``out_dir``::
     model.keras   the best model so far (by validation accuracy)
     last.keras    the model and optimizer after the last finished epoch (for resuming)
     history.csv   one row per epoch: epoch (1-based), loss, accuracy, val_loss, val_accuracy, learning_rate
-    run.json      the run record: parameters, profile, seed, versions, device, progress, status
+    run.json      the run record: parameters, profile, seed, versions, code (version, commit), device, progress, status
 
 Every file is written through :func:`glacier_utils._atomic.atomic_path` (a temporary name in the same
 folder, renamed into place), so an interruption never leaves a half-written file. Rerunning an interrupted
@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from glacier_utils import config
+from glacier_utils import config, provenance
 from glacier_utils._atomic import atomic_path, write_text
 from glacier_utils.errors import DataError, MissingModelError
 from glacier_utils.models import build_model  # also registers the custom layers for load_keras
@@ -153,10 +153,15 @@ def read_record(out_dir: str | Path) -> dict | None:
         raise ValueError(f"{path}: run record is not valid JSON ({err}); delete it or use force=True") from err
 
 
+#: Floats read back exactly as written: pandas 3 always parses CSV that way (and deprecates the
+#: argument); pandas 2 needs ``float_precision="round_trip"``.
+_ROUND_TRIP = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
 def read_history(out_dir: str | Path) -> pd.DataFrame:
     """The per-epoch history of ``out_dir`` (empty DataFrame when no epoch has finished)."""
     path = Path(out_dir) / HISTORY_FILE
-    return pd.read_csv(path, float_precision="round_trip") if path.is_file() else pd.DataFrame()
+    return pd.read_csv(path, **_ROUND_TRIP) if path.is_file() else pd.DataFrame()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,6 +333,7 @@ def _new_record(name, profile, seed, n_bands, model_kwargs, batch_size, steps, v
         },
         "n_params": n_params,
         "versions": package_versions(),
+        "code": provenance.record(),  # the package's version and the git commit that trained
         "device": device,
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "finished": None,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from glacier_utils import config
+from glacier_utils import config, runs
 
 
 def test_thirteen_scenes_in_four_areas_as_in_table_i_and_section_ii_c():
@@ -71,6 +71,16 @@ def test_run_dir_honours_glacier_data_dir(data_dir):
     path = config.run_dir("quick")
     assert path == data_dir / "runs" / "thr" / "quick" and path.is_dir()
     assert config.run_dir("smoke", "alps") == data_dir / "runs" / "alps" / "smoke"
+
+
+def test_another_data_seed_gets_its_own_run_folder(data_dir):
+    seed = config.get_profile("quick").data_seed
+    assert config.run_dir("quick", "thr", seed) == data_dir / "runs" / "thr" / "quick"
+    assert config.run_dir("quick", "thr", 7) == data_dir / "runs" / "thr" / "quick-seed7"
+    paths = runs.RunPaths("quick", data_seed=7)
+    assert paths.data_seed == 7 and paths.tiles.parent == data_dir / "runs" / "thr" / "quick-seed7"
+    assert runs.RunPaths("quick").data_seed == seed and runs.RunPaths("quick").root.name == "quick"
+    assert runs.RunPaths("quick").period_mask((2000, 2004)).name == "mask_2000_2004.tif"
 
 
 def test_book_profile_table_matches_the_profiles():

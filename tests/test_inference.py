@@ -12,6 +12,7 @@ from affine import Affine
 from glacier_utils import cog, config, inference
 from glacier_utils.errors import DataError
 from glacier_utils.mosaic import mosaic_predictions
+from glacier_utils.mosaic import subarea_names as mosaic_subarea_names
 
 keras = pytest.importorskip("keras")
 
@@ -208,7 +209,9 @@ def test_mosaic_takes_each_pixel_from_the_nearest_frame_centre_and_counts_overla
     assert mosaic.sizes == {"y": 10, "x": 15}
     row = mosaic["mask"].values[0]
     assert row[:7].tolist() == [1] * 7 and row[8:].tolist() == [0] * 7  # split in the overlap's middle
-    assert set(mosaic["area"].values[0, :5]) == {"training"} and set(mosaic["area"].values[0, -5:]) == {"testing_1"}
+    names = mosaic_subarea_names(mosaic)  # a uint8 subarea index, its keys in attrs["subareas"]
+    assert mosaic["subarea"].dtype == np.uint8
+    assert set(names[0, :5]) == {"training"} and set(names[0, -5:]) == {"testing_1"}
     assert mosaic.rio.crs.to_string() == "EPSG:32646"
 
 
@@ -217,4 +220,4 @@ def test_mosaic_fills_one_frames_nodata_from_its_neighbour():
     east = _prediction(150.0, 0.0, 10, 0, "testing_1", nodata_cols=5)  # its overlap half is nodata
     mosaic = mosaic_predictions([west, east])
     assert mosaic["mask"].values[0, :10].tolist() == [1] * 10
-    assert (mosaic["scene_index"].values[:, :10] == 0).all()
+    assert (mosaic["frame"].values[:, :10] == 0).all()

@@ -56,3 +56,16 @@ def test_error_map_figure_has_one_panel_per_method_plus_the_composite():
     truth[4:10, 4:10] = 1
     fig = plots.plot_error_maps(base, truth, {"a": truth, "b": 1 - truth}, ncols=2)
     assert sum(ax.get_visible() for ax in fig.axes) == 3
+
+
+def test_a_study_without_swir_gets_the_best_composite_its_bands_allow():
+    import xarray as xr
+
+    assert plots.composite_bands([1, 2, 3, 4, 5, 6, 7]) == (7, 4, 3)
+    assert plots.composite_bands([1, 2, 3, 4]) == (4, 3, 2)
+    assert plots.composite_bands([1, 2, 3]) == (3, 2, 1)
+    dn = xr.DataArray(np.arange(4 * 6 * 6, dtype="uint8").reshape(4, 6, 6), dims=("band", "y", "x"),
+                      coords={"band": [1, 2, 3, 4]})
+    rgb = plots.false_colour(dn)
+    assert rgb.shape == (6, 6, 3) and 0 <= rgb.min() and rgb.max() <= 1
+    np.testing.assert_array_equal(rgb, plots.false_colour(dn, bands=(4, 3, 2)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import shapely
@@ -11,7 +12,7 @@ from rasterio.transform import from_origin
 
 from glacier_utils import study, tiles
 from glacier_utils.errors import DataError
-from glacier_utils.io import sources
+from glacier_utils.io import sources, study_files
 
 SIZE = 96
 NORTH = 5_100_000.0
@@ -96,6 +97,7 @@ def test_a_geotiff_study_reads_labels_and_tiles_on_its_own_utm_grid(alps_study):
     assert set(parts) == {"train", "validation", "test_1"}
     assert len(parts["train"]) and len(parts["test_1"])
     assert set(ds["area"].values[parts["test_1"]]) == {"east"}
+    assert tiles.held_out_areas(ds) == {"test": "scene_1", "test_1": "east"}
 
 
 def test_an_image_outside_every_subarea_is_named(alps_study, tmp_path):
@@ -113,3 +115,54 @@ def test_a_band_the_study_needs_but_the_images_lack_is_named(alps_study):
     wants_swir = study.Study(**{**alps_study.__dict__, "bands": (1, 2, 3, 4, 5)})
     with pytest.raises(DataError, match=r"west_a.tif: the study uses TM-equivalent band\(s\) \[5\]"):
         sources.study_scenes(wants_swir, "training")
+
+
+# --------------------------------------------------------------------------------------------
+# Bad study files are refused from the files' headers, before any image is read
+# --------------------------------------------------------------------------------------------
+def _changed(alps_study, **changes):
+    return study.Study(**{**alps_study.__dict__, **changes})
+
+
+def test_a_sound_study_passes_the_file_checks(alps_study):
+    study_files.check_study_files(alps_study)
+    study_files.check_study_files(_changed(alps_study, crs="EPSG:32633"))  # the neighbouring zone is fine
+
+
+def test_a_crs_that_contradicts_the_files_is_refused(alps_study):
+    with pytest.raises(DataError, match=r"crs = 'EPSG:32646' is UTM zone 46N, but .*west_a.tif lies at .*zone 32N"):
+        study_files.check_study_files(_changed(alps_study, crs="EPSG:32646"))
+    with pytest.raises(DataError, match=r"crs = 'EPSG:32732' is UTM zone 32S"):
+        study_files.check_study_files(_changed(alps_study, crs="EPSG:32732"))
+    with pytest.raises(DataError, match=r"crs = 'EPSG:3413' is meant for .*west_a.tif lies at"):
+        study_files.check_study_files(_changed(alps_study, crs="EPSG:3413"))
+
+
+def test_a_subarea_that_overlaps_no_image_is_named(alps_study, tmp_path):
+    subareas = gpd.read_file(tmp_path / "subareas.gpkg")
+    far = gpd.GeoDataFrame({"region": ["north"]}, geometry=[shapely.box(400_000, NORTH + 50_000, 410_000, NORTH + 60_000)],
+                           crs=subareas.crs)
+    gpd.GeoDataFrame(pd.concat([subareas, far], ignore_index=True), crs=subareas.crs).to_file(tmp_path / "subareas3.gpkg")
+    three = _changed(alps_study, subarea_polygons=(tmp_path / "subareas3.gpkg", "region"),
+                     subarea_labels={"west": "west", "east": "east", "north": "north"})
+    with pytest.raises(DataError, match=r"subarea\(s\) \['north'\] of .*subareas3.gpkg overlap none of the training images"):
+        study_files.check_study_files(three)
+
+
+def test_a_band_the_map_lacks_or_the_file_lacks_is_named_before_reading(alps_study):
+    images = alps_study.images
+    short_map = _changed(alps_study, images=study.ImageFormat(**{**images.__dict__, "band_map": {1: 1, 2: 2, 3: 3}}))
+    with pytest.raises(DataError, match=r"TM band\(s\) \[4\] that \[images\] band_map .* does not map"):
+        study_files.check_study_files(short_map)
+    wide_map = _changed(alps_study, images=study.ImageFormat(**{**images.__dict__, "band_map": {1: 1, 2: 2, 3: 3, 6: 4}}))
+    with pytest.raises(DataError, match=r"west_a.tif holds 4 band\(s\), but \[images\] band_map .* file band\(s\) \[6\]"):
+        study_files.check_study_files(wide_map)
+
+
+def test_a_missing_or_corrupt_image_is_named(alps_study, tmp_path):
+    (tmp_path / "east_a.tif").write_bytes(b"II*\x00 not a tiff any more")
+    with pytest.raises(DataError, match=r"east_a.tif cannot be read as a raster .*corrupt"):
+        study_files.check_study_files(alps_study)
+    (tmp_path / "east_a.tif").unlink()
+    with pytest.raises(DataError, match=r"east_a.tif \(listed in study file .*alps.toml\) does not exist"):
+        study_files.check_study_files(alps_study)

@@ -278,6 +278,14 @@ def test_scene2_split_is_geographic_and_leak_free(prepared):
     assert not (_locations(prepared, splits["train"]) & _locations(prepared, splits["validation"]))
 
 
+def test_held_out_sets_and_their_areas_are_the_papers_for_the_thr(prepared):
+    assert tiles.held_out_areas(prepared) == study.TEST_SET_AREAS
+    held_out = tiles.held_out_sets(prepared, "scene2")
+    assert list(held_out) == ["test_1", "test_2", "test_3"]
+    np.testing.assert_array_equal(held_out["test_2"], tiles.split_indices(prepared, "scene2")["test_2"])
+    assert list(tiles.held_out_sets(prepared, "scene1_grouped")) == ["test"]
+
+
 def test_scene2_overlap_locations_are_dropped_from_training_by_default(prepared):
     area = prepared["area"].values.astype(str)
     locations = prepared["location"].values.astype(str)

@@ -6,15 +6,15 @@ These functions do the same for any inventory a user brings.
 
 Common columns. Whatever the source, ``read_inventory`` adds these columns (the originals stay):
 
-============== ===========================================================================
-``glacier_id`` the inventory's own id (RGI ``RGIId``/``rgi_id``, SCGI ``FCGI_ID``, GLIMS ``glac_id``)
-``glims_id``   the GLIMS id where the inventory gives one (``GLIMSId``, ``glims_id``, ``GLIMS_ID``)
-``name``       glacier name, where given
-``area_km2``   area as the inventory reports it, km² (SCGI ``Glc_Area`` is in m²; GLIMS ``db_area``)
-``source_date`` date of the source image / survey (pandas Timestamp, NaT where unknown)
+================ =========================================================================================
+``glacier_id``   the inventory's own id (RGI ``RGIId``/``rgi_id``, SCGI ``FCGI_ID``, GLIMS ``glac_id``)
+``glims_id``     the GLIMS id where the inventory gives one (``GLIMSId``, ``glims_id``, ``GLIMS_ID``)
+``name``         glacier name, where given
+``area_km2``     area as the inventory reports it, km² (SCGI ``Glc_Area`` is in m²; GLIMS ``db_area``)
+``source_date``  date of the source image / survey (pandas Timestamp, NaT where unknown)
 ``source_image`` the source image description where given (SCGI ``Prm_Image``)
-``inventory``  which schema was recognised: "RGI6", "RGI7", "SCGI", "GLIMS" or "unknown"
-============== ===========================================================================
+``inventory``    which schema was recognised: "RGI6", "RGI7", "SCGI", "GLIMS" or "unknown"
+================ =========================================================================================
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from glacier_utils import config, synthetic
 from glacier_utils.errors import DataError
-from glacier_utils.io import geotiff, inventory, landsat, stac
+from glacier_utils.io import geotiff, inventory, landsat, radiometry, stac, study_files
 
 SOURCES: tuple[str, ...] = ("synthetic", "local", "stac")
 
@@ -39,7 +39,8 @@ def _with_area(scene: xr.Dataset, areas: Mapping[str, str] | None, origin: str) 
     wrs2 = str(scene.attrs.get("wrs2", ""))
     if areas and wrs2 in areas:
         scene.attrs["area"] = areas[wrs2]
-    if scene.attrs.get("area") not in config.AREAS:
+    known = set(areas.values()) if areas else set(config.AREAS)
+    if scene.attrs.get("area") not in known:
         raise DataError(
             f"{origin}: WRS-2 {wrs2 or '(unknown)'} is not one of the paper's 13 tiles, so its area group "
             f"(training / testing_1..3) is unknown; pass areas={{'{wrs2 or 'PPPRRR'}': 'training', ...}}"
@@ -135,6 +136,8 @@ def read_study_image(study, entry) -> xr.Dataset:
     if images is None or images.kind == "level1":
         sensor = None if images is None or images.sensor == "unknown" else images.sensor
         scene = landsat.read_scene(entry.path, sensor=sensor, chunks=None)
+        if scene.attrs.get("sensor") == "OLI":  # the networks learned TM DN; needs band 6, so before the band cut
+            scene = radiometry.tm_equivalent_dn(scene)
     else:
         paths = entry.path
         if images.band_files:
@@ -211,3 +214,25 @@ def study_scenes(study, key: str = "training") -> list[xr.Dataset]:
         scene.attrs["area"] = area
         scenes.append(scene)
     return scenes
+
+
+def study_training_scenes(study, profile: str | config.Profile = "quick", data_seed: int | None = None) -> list[xr.Dataset]:
+    """Notebook 01's labelled scenes of any study: the simulator, its files on disk, or its STAC catalogue.
+
+    The THR's simulated region comes from ``data_seed``; a ``local`` study reads the images listed
+    under ``scenes.training`` of its file; a ``stac`` study searches its catalogue for every WRS-2
+    frame of its subareas. Every scene carries its study subarea in ``attrs["area"]``.
+    """
+    if study.source == "synthetic":
+        return synthetic_training_scenes(profile, data_seed)
+    if study.source == "local":
+        study_files.check_study_files(study)  # headers only: seconds, before minutes of reading
+        return study_scenes(study, "training")
+    settings = dict(study.stac)
+    catalog = settings.pop("catalog", "")
+    if not catalog:
+        raise DataError(f"study {study.name!r} ({study.path}): source 'stac' needs [stac] catalog = a STAC API URL "
+                        "or a local catalog.json")
+    frames = {w: name for name, ids in study.subarea_frames.items() for w in ids}
+    window = {k: settings[k] for k in ("start", "end", "max_cloud") if k in settings}
+    return stac_scenes(catalog, list(frames), study.inventory, areas=frames, **window)

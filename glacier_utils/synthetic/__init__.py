@@ -21,9 +21,12 @@ WRS-2 frames of the paper's Table I as overlapping windows, and on it:
 Modules: ``climate`` (the paper's tables and the per-area climate), ``terrain`` (relief and
 glacier model), ``region`` (the region, its truth and acquisitions), ``scene`` (one acquisition),
 ``archive`` (every summer acquisition of a frame and period, as metadata, and the pick of one),
-``level1`` (Collection 2 Level-1 export), ``spectra`` (surface spectra), ``calibration`` (the band
+``level1`` (Collection 2 Level-1 export), ``inventory`` (a reference inventory with glacier ids
+from the true outlines of a period, split at ice divides), ``spectra`` (surface spectra), ``calibration`` (the band
 ratio on the region against the paper's Tables II-III, and the true glaciers' geometry; the
-fitted settings themselves live in ``climate``). The sensor constants
+fitted settings themselves live in ``climate``), ``example_study`` (a second study outside the THR
+written to disk as a user holds one: Level-1 folders or 4-band GeoTIFFs in UTM 32N, subarea
+polygons, an RGI 7-like inventory and the study TOML). The sensor constants
 are in `glacier_utils.io.radiometry`; the surface and cloud code tables in `glacier_utils.config`.
 Everything random takes its seed from the region seed plus the acquisition, so the same call
 returns the same numbers.
@@ -60,12 +63,14 @@ from glacier_utils.synthetic.climate import (
     AreaClimate,
     target_area_fractions,
 )
+from glacier_utils.synthetic.inventory import reference_inventory, true_outlines
 from glacier_utils.synthetic.level1 import (
     PROCESSING_DATE,
     QA_DILATION_PX,
     collection2_product_id,
     level1_mtl_text,
     product_id,
+    qa_pixel,
     write_level1,
 )
 from glacier_utils.synthetic.region import (
@@ -105,6 +110,20 @@ __all__ = [
     "spectral_noise", "LOWRES_FACTOR", "MAX_ICE_SLOPE_DEG",
     # one acquisition
     "simulate_scene", "sun_position",
+    # a second study on disk (Alpine-like, UTM 32N)
+    "write_example_study",
     # Level-1 export
     "write_level1", "level1_mtl_text", "product_id", "collection2_product_id", "PROCESSING_DATE", "QA_DILATION_PX",
+    "qa_pixel",
+    # the reference inventory and the true outlines
+    "reference_inventory", "true_outlines",
 ]
+
+
+def __getattr__(name: str):
+    """``write_example_study`` is imported on first use, so ``python -m glacier_utils.synthetic.example_study`` runs cleanly."""
+    if name == "write_example_study":
+        from glacier_utils.synthetic.example_study import write_example_study
+
+        return write_example_study
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import xarray as xr
+from pyproj import CRS, Transformer
 from scipy import ndimage
 
 from glacier_utils import config
@@ -32,7 +33,7 @@ def _write_geotiff(path: Path, array: np.ndarray, scene: xr.Dataset, nodata: int
     """Write one band as a deflate-compressed GeoTIFF on the scene's grid, atomically."""
     profile = {
         "driver": "GTiff", "height": array.shape[0], "width": array.shape[1], "count": 1,
-        "dtype": array.dtype.name, "crs": config.STUDY_CRS, "transform": scene.rio.transform(),
+        "dtype": array.dtype.name, "crs": scene.rio.crs or config.STUDY_CRS, "transform": scene.rio.transform(),
         "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256,
     }
     if array.shape[0] < 256 or array.shape[1] < 256:
@@ -76,7 +77,7 @@ def _oli_extra_bands(scene: xr.Dataset) -> dict[int, np.ndarray]:
     return {1: coastal, 9: cirrus, 11: b11}
 
 
-def _qa_pixel(scene: xr.Dataset) -> np.ndarray:
+def qa_pixel(scene: xr.Dataset) -> np.ndarray:
     """Collection 2 QA_PIXEL bits from the synthetic truth, as CFMask would set them on a perfect day.
 
     Bit 0 fill (the whole value is 1 outside the frame); 1 dilated cloud (`QA_DILATION_PX` around
@@ -111,6 +112,9 @@ def _qa_pixel(scene: xr.Dataset) -> np.ndarray:
     return qa
 
 
+_qa_pixel = qa_pixel  # the earlier private name (tests/test_archive.py)
+
+
 def write_level1(scene: xr.Dataset, folder: str | os.PathLike) -> Path:
     """Write a scene as Collection 2 Level-1 band GeoTIFFs + MTL (+ truth label); return the MTL path.
 
@@ -133,12 +137,25 @@ def write_level1(scene: xr.Dataset, folder: str | os.PathLike) -> Path:
     fill = config.nodata_of(scene["dn"], config.LEVEL1_FILL_DN)
     for file_band in sorted(band_files):
         _write_geotiff(folder / f"{pid}_B{file_band}.TIF", band_files[file_band], scene, fill)
-    _write_geotiff(folder / f"{pid}_QA_PIXEL.TIF", _qa_pixel(scene), scene, None)
+    _write_geotiff(folder / f"{pid}_QA_PIXEL.TIF", qa_pixel(scene), scene, None)
     _write_geotiff(folder / f"{pid}_LABEL.TIF", scene["label"].values.astype(np.uint8), scene, config.LABEL_NODATA)
     mtl = folder / f"{pid}_MTL.txt"
     with atomic_path(mtl) as tmp:
         tmp.write_text(level1_mtl_text(scene, sorted(band_files)), encoding="utf-8")
     return mtl
+
+
+def _utm_zone_and_longitude(scene: xr.Dataset, x: float, y: float) -> tuple[int, float | None]:
+    """The MTL's UTM zone number and the longitude of (x, y), from the scene's CRS (no CRS: zone 46, unknown)."""
+    crs = scene.rio.crs
+    if crs is None:
+        return 46, None
+    crs = CRS.from_user_input(crs)
+    if not crs.utm_zone:
+        raise ValueError(f"scene CRS {crs.to_string()}: a Landsat Level-1 product is on a UTM grid; "
+                         "write a WGS 84 / UTM CRS (e.g. EPSG:32632) on the scene")
+    lon, _ = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return int(crs.utm_zone[:-1]), float(lon)
 
 
 def level1_mtl_text(scene: xr.Dataset, file_bands: Iterable[int]) -> str:
@@ -152,7 +169,8 @@ def level1_mtl_text(scene: xr.Dataset, file_bands: Iterable[int]) -> str:
     h, w = scene.sizes["y"], scene.sizes["x"]
     ulx, uly = transform.c, transform.f
     lrx, lry = ulx + w * transform.a, uly + h * transform.e
-    lon = 93.5 + (139 - path) * 1.45
+    zone, lon = _utm_zone_and_longitude(scene, ulx + (lrx - ulx) / 2, uly + (lry - uly) / 2)
+    lon = 93.5 + (139 - path) * 1.45 if lon is None else lon
     utc = (10.2 - lon / 15.0) % 24
     hh, mm = int(utc), int((utc % 1) * 60)
     ss = ((utc * 3600) % 60)
@@ -187,7 +205,7 @@ def level1_mtl_text(scene: xr.Dataset, file_bands: Iterable[int]) -> str:
         ("EARTH_SUN_DISTANCE", f"{d_au:.7f}"),
     ])
     group("PROJECTION_ATTRIBUTES", [
-        ("MAP_PROJECTION", '"UTM"'), ("DATUM", '"WGS84"'), ("ELLIPSOID", '"WGS84"'), ("UTM_ZONE", "46"),
+        ("MAP_PROJECTION", '"UTM"'), ("DATUM", '"WGS84"'), ("ELLIPSOID", '"WGS84"'), ("UTM_ZONE", str(zone)),
         ("GRID_CELL_SIZE_REFLECTIVE", "30.00"), ("GRID_CELL_SIZE_THERMAL", "30.00"),
         ("REFLECTIVE_LINES", str(h)), ("REFLECTIVE_SAMPLES", str(w)),
         ("THERMAL_LINES", str(h)), ("THERMAL_SAMPLES", str(w)), ("ORIENTATION", '"NORTH_UP"'),
@@ -228,7 +246,7 @@ def level1_mtl_text(scene: xr.Dataset, file_bands: Iterable[int]) -> str:
     group("LEVEL1_RADIOMETRIC_RESCALING", rad + refl)
     group("LEVEL1_THERMAL_CONSTANTS", thermal)
     group("LEVEL1_PROJECTION_PARAMETERS", [
-        ("MAP_PROJECTION", '"UTM"'), ("DATUM", '"WGS84"'), ("ELLIPSOID", '"WGS84"'), ("UTM_ZONE", "46"),
+        ("MAP_PROJECTION", '"UTM"'), ("DATUM", '"WGS84"'), ("ELLIPSOID", '"WGS84"'), ("UTM_ZONE", str(zone)),
         ("GRID_CELL_SIZE_REFLECTIVE", "30.00"), ("GRID_CELL_SIZE_THERMAL", "30.00"),
         ("ORIENTATION", '"NORTH_UP"'), ("RESAMPLING_OPTION", '"CUBIC_CONVOLUTION"'),
     ])

@@ -36,6 +36,8 @@ from glacier_utils.tiles.splits import (
     split_indices,
     split_scene1,
     split_scene2,
+    held_out_areas,
+    held_out_sets,
 )
 from glacier_utils.tiles.stats import band_stats, normalisation_arrays, normalisation_stats, resolve_stats
 from glacier_utils.tiles.store import load_tile_dataset, save_tile_dataset
@@ -45,6 +47,6 @@ __all__ = [
     "SPLIT_CODES", "augment_array", "augment_tiles", "band_stats", "check_tile_px",
     "cut_tiles", "encode_splits", "is_original", "load_tile_dataset", "location_id", "normalisation_arrays",
     "normalisation_stats", "prepare_tile_dataset", "resolve_stats", "save_tile_dataset", "split_code", "split_indices",
-    "split_scene1", "split_scene2", "summarize_tiles", "tile_scenes", "to_study_grid",
+    "split_scene1", "split_scene2", "summarize_tiles", "held_out_areas", "held_out_sets", "tile_scenes", "to_study_grid",
 ]
 

@@ -105,18 +105,20 @@ def prepare_tile_dataset(
 def summarize_tiles(tiles: xr.Dataset) -> pd.DataFrame:
     """Counts per preparation step and per split and area, with class balance, as a DataFrame.
 
-    Columns: ``step``, ``area`` ("all" or an area of ``config.AREAS``), ``samples``, ``locations``
+    Columns: ``step``, ``area`` ("all" or one of the tiles' areas), ``samples``, ``locations``
     (distinct global-grid tiles), ``glacier_fraction`` (share of glacier pixels), ``paper`` (the
     paper's count for that step where it gives one).
     """
     area = np.asarray(tiles["area"].values).astype(str)
+    # The paper's areas in the paper's order; a study's own subareas in name order.
+    areas = [a for a in config.AREAS if a in set(area)] + sorted(set(area) - set(config.AREAS))
     locations = np.asarray(tiles["location"].values).astype(str)
     fraction = np.asarray(tiles["glacier_fraction"].values, dtype=np.float64)
     original = is_original(tiles)
     rows: list[dict] = []
 
     def add(step: str, mask: np.ndarray, *, count_locations: bool = False) -> None:
-        for name in ("all", *[a for a in config.AREAS if (mask & (area == a)).any()]):
+        for name in ("all", *[a for a in areas if (mask & (area == a)).any()]):
             sel = mask if name == "all" else mask & (area == name)
             n_loc = len(np.unique(locations[sel]))
             rows.append({

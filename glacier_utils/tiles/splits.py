@@ -216,3 +216,20 @@ def split_indices(tiles: xr.Dataset, experiment: str) -> dict[str, np.ndarray]:
         names = ("train", "validation", *(f"test_{k}" for k in range(1, n_tests + 1)))
     return {name: np.flatnonzero(codes == split_code(name)) for name in names}
 
+
+def held_out_areas(tiles: xr.Dataset) -> dict[str, str]:
+    """Each test set's area name: ``test`` is ``scene_1``; ``test_<k>`` the k-th testing subarea of the tiles' study.
+
+    For the THR these are ``study.TEST_SET_AREAS`` (``testing_1``..``testing_3``); a user's study
+    names its own subareas, recorded on the Scene 2 split when the tiles were prepared.
+    """
+    var = "split_scene2"
+    testing = str(tiles[var].attrs.get("testing_areas", " ".join(config.TESTING_AREAS))).split() if var in tiles \
+        else list(config.TESTING_AREAS)
+    return {"test": "scene_1", **{f"test_{k}": area for k, area in enumerate(testing, start=1)}}
+
+
+def held_out_sets(tiles: xr.Dataset, experiment: str) -> dict[str, np.ndarray]:
+    """Sample indices of an experiment's test sets only (Scene 1's ``test``, or Scene 2's ``test_<k>``)."""
+    return {name: index for name, index in split_indices(tiles, experiment).items() if name.startswith("test")}
+
