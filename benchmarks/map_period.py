@@ -44,7 +44,7 @@ def run_one(profile: str, n_frames: str, k: int, seed: int) -> dict:
     inventory_s = time.perf_counter() - t0
     archive = synthetic.period_acquisitions(region, 0)
     frames = sorted(archive["wrs2"].unique())
-    if n_frames.isdigit():
+    if n_frames.isdigit() and len(n_frames) < 6:  # a count; six digits are a WRS-2 id
         frames = frames[:int(n_frames)]
     elif n_frames != "all":
         frames = n_frames.split("+")  # WRS-2 ids joined by "+"
