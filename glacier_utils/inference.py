@@ -376,7 +376,7 @@ def predict_scene(
         probability = _predict_region(np.asarray(dn.values), np.asarray(ok.values), (0, 0),
                                       (0, height, 0, width), (height, width), model=handle, **kw)
     else:
-        if client is not None or _distributed_client_active():
+        if client is not None or distributed_client_active():
             handle = handle.on_disk()
         windows = (_effective_window(height, window_px), _effective_window(width, window_px))
         chunk_px = chunk_px or max(max(dn.data.chunks[1]), max(dn.data.chunks[2]))
@@ -398,7 +398,7 @@ def predict_scene(
     return _prediction_dataset(probability, dn, attrs, threshold)
 
 
-def _distributed_client_active() -> bool:
+def distributed_client_active() -> bool:
     """Whether a dask.distributed client is the default scheduler (tasks then get pickled)."""
     try:
         from distributed import default_client  # deferred and optional: dask.distributed is heavy

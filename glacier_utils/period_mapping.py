@@ -127,21 +127,11 @@ def prediction_tasks(chosen: pd.DataFrame, loader: Loader, model, stats, folder:
     Under a `dask.distributed` client the network travels as a ``.keras`` file (`inference.ModelHandle`).
     """
     handle = model if isinstance(model, (str, os.PathLike)) else inference.ModelHandle(model)
-    if _distributed() and isinstance(handle, inference.ModelHandle):
+    if inference.distributed_client_active() and isinstance(handle, inference.ModelHandle):
         handle = handle.on_disk()
     return [dask.delayed(predict_acquisition, pure=False)(row, loader, handle, stats, str(folder), window_px=window_px,
                                                          overlap_px=overlap_px, dask_key_name=f"predict-{row['id']}")
             for row in _rows(chosen)]
-
-
-def _distributed() -> bool:
-    """Whether a dask.distributed client is the default scheduler (tasks then run in other processes)."""
-    try:
-        from distributed import default_client  # deferred and optional: distributed is heavy
-        default_client()
-    except (ImportError, ValueError):
-        return False
-    return True
 
 
 def _rows(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -152,7 +142,7 @@ def run_tasks(tasks: Sequence, desc: str, progress: bool = True) -> list:
     """Compute tasks on the current dask scheduler with a progress bar over them (futures when distributed)."""
     if not tasks:
         return []
-    if _distributed():
+    if inference.distributed_client_active():
         from distributed import as_completed, default_client  # deferred: distributed is heavy
 
         futures = default_client().compute(list(tasks))

@@ -20,6 +20,11 @@ from glacier_utils._atomic import atomic_path, write_text
 from glacier_utils.study import Study, check_model_name
 
 
+def _period_years(period: int | tuple[int, int]) -> tuple[int, int]:
+    """(first, last) years of a period given as an index into the THR's periods or as its years."""
+    return config.PERIODS[period] if isinstance(period, int) else tuple(period)
+
+
 # --------------------------------------------------------------------------------------------
 # Artefacts by name
 # --------------------------------------------------------------------------------------------
@@ -111,7 +116,7 @@ class RunPaths:
 
         ``period`` is an index into the THR's periods or, for any study, its ``(first, last)`` years.
         """
-        first, last = config.PERIODS[period] if isinstance(period, int) else period
+        first, last = _period_years(period)
         return self.timeseries / f"mask_{first}_{last}.tif"
 
     @property
@@ -131,7 +136,7 @@ class RunPaths:
 
     def acquisition_stores(self, period: int | tuple[int, int]) -> Path:
         """Folder of one period's per-acquisition probability stores (zarr), e.g. ``timeseries/acquisitions_1986_1988``."""
-        first, last = config.PERIODS[period] if isinstance(period, int) else period
+        first, last = _period_years(period)
         return self.timeseries / f"acquisitions_{first}_{last}"
 
     @property
