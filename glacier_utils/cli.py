@@ -16,6 +16,10 @@ from pathlib import Path
 from glacier_utils import __version__, config
 
 PROG = "glacier-outlines"
+#: How ``test`` runs pytest by default: one worker runs the notebooks and then the browser tests of their book
+#: (they depend on each other, in that order; the project's conftest.py keeps them together), while the other
+#: takes the unit tests, on the cores the notebooks' TensorFlow leaves idle.
+TEST_WORKERS = ("-n", "2", "--dist", "loadscope")
 #: Commands that pass the arguments they do not know on (to tools.pipeline or pytest).
 FORWARDING = ("book", "test")
 
@@ -57,10 +61,16 @@ def cmd_references(args: argparse.Namespace, extra: list[str]) -> int:
     return _checkout_tools("references").main(["--update-references"], prog=f"{PROG} references")
 
 
+def pytest_arguments(extra: Sequence[str]) -> list[str]:
+    """pytest's arguments: two xdist workers (the project's conftest.py groups the book's items) unless told otherwise."""
+    chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a in ("no:xdist", "-pno:xdist") for a in extra)
+    return [*([] if chosen else TEST_WORKERS), *extra]
+
+
 def cmd_test(args: argparse.Namespace, extra: list[str]) -> int:
     """Run pytest in the checkout with the extra arguments; its exit 5 (no test collected) is no failure."""
     _checkout_tools("test")
-    code = subprocess.call([sys.executable, "-m", "pytest", *extra], cwd=config.PROJECT_ROOT)
+    code = subprocess.call([sys.executable, "-m", "pytest", *pytest_arguments(extra)], cwd=config.PROJECT_ROOT)
     if code == 5:
         print("pytest collected no tests")
         return 0

@@ -67,7 +67,14 @@ def test_the_test_command_runs_pytest_in_the_checkout_and_forgives_no_tests(monk
     calls = []
     monkeypatch.setattr(subprocess, "call", lambda args, cwd: calls.append((args, cwd)) or 5)
     assert cli.main(["test", "--", "-x", "tests/test_config.py"]) == 0
-    assert calls == [([sys.executable, "-m", "pytest", "-x", "tests/test_config.py"], config.PROJECT_ROOT)]
+    assert calls == [([sys.executable, "-m", "pytest", *cli.TEST_WORKERS, "-x", "tests/test_config.py"],
+                      config.PROJECT_ROOT)]
+
+
+@pytest.mark.parametrize("extra", [["-n", "0"], ["-n4"], ["--numprocesses=3"], ["--dist", "load"], ["-p", "no:xdist"]])
+def test_the_test_command_leaves_the_workers_to_a_caller_who_chooses_them(extra):
+    assert cli.pytest_arguments(extra) == extra
+    assert cli.pytest_arguments(["-x"]) == [*cli.TEST_WORKERS, "-x"]
 
 
 def test_the_installed_script_runs(tmp_path):
