@@ -10,7 +10,6 @@ instead of executing every page a second time.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import nbformat
@@ -18,7 +17,6 @@ import pytest
 from nbval.plugin import IPyNbCell
 from xdist.scheduler import LoadScopeScheduling
 
-from glacier_utils._atomic import write_text
 from tools import pipeline
 
 #: Where the book's items are collected from: the notebooks, the results chapter and the browser tests.
@@ -35,10 +33,10 @@ class BookFirstScheduling(LoadScopeScheduling):
     def _split_scope(self, nodeid: str) -> str:
         return "book" if nodeid.startswith(BOOK_ITEMS) else super()._split_scope(nodeid)
 
-    def schedule(self) -> None:
+    def __init__(self, config, log=None):
+        super().__init__(config, log)
         # Scopes in collection order, where the book comes first (not the largest first, xdist's default).
-        self.config.option.loadscopereorder = False
-        super().schedule()
+        config.option.loadscopereorder = False
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of xdist, absent under -p no:xdist
@@ -87,33 +85,4 @@ def pytest_runtest_teardown(item, nextitem):
     ran = _ran_cells.setdefault(item.path, [])
     ran.append(item.test_outputs)  # None for a cell that did not run
     if nextitem is None or nextitem.parent is not item.parent:
-        write_executed_copy(item.parent.nb, item.path, _ran_cells.pop(item.path))
-
-
-def write_executed_copy(notebook: nbformat.NotebookNode, path: Path, outputs: list) -> Path | None:
-    """The committed notebook with the outputs nbval recorded, where the book build looks for it.
-
-    Only a book page whose every code cell ran without an error is written; returns the path written, or None.
-    """
-    pages = {page.resolve(): page for page in pipeline.executed_pages()}
-    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    if Path(path).resolve() not in pages or len(outputs) != len(code_cells):
-        return None
-    if any(cell_outputs is None or any(o.get("output_type") == "error" for o in cell_outputs) for cell_outputs in outputs):
-        return None
-    executed = copy.deepcopy(notebook)
-    for count, (cell, cell_outputs) in enumerate(
-            zip((c for c in executed.cells if c.cell_type == "code"), outputs), start=1):
-        cell.execution_count = count
-        cell.outputs = [nbformat.from_dict(copy.deepcopy(dict(output))) for output in cell_outputs]
-        for output in cell.outputs:
-            if output.output_type == "execute_result":
-                output.execution_count = count
-    try:
-        nbformat.validate(executed)
-    except nbformat.ValidationError:
-        return None  # the browser tests then execute this page themselves
-    target = pipeline.executed_copy(pages[Path(path).resolve()])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_text(target, nbformat.writes(executed))
-    return target
+        pipeline.write_executed_copy(item.path, item.parent.nb, _ran_cells.pop(item.path))

@@ -466,3 +466,37 @@ def test_every_docstring_is_valid_rest_for_the_api_reference():
         if stream.getvalue().strip():
             problems.append(f"{where}: {stream.getvalue().strip()}")
     assert not problems, "\n".join(problems)
+
+
+def _ran(text):
+    return [nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": text})]
+
+
+def test_a_page_nbval_ran_is_stored_with_its_outputs_where_the_book_build_reads_it(two_notebooks):
+    page = two_notebooks / "01_first.ipynb"
+    notebook = nbformat.read(page, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("print('ok')"))
+    written = pipeline.write_executed_copy(page, notebook, [[], _ran("ok\n")])
+    assert written == pipeline.executed_copy(page)
+    stored = nbformat.read(written, as_version=4)
+    assert [c.execution_count for c in stored.cells] == [1, 2]
+    assert stored.cells[1].outputs[0].text == "ok\n"
+    assert nbformat.read(page, as_version=4).cells[0].outputs == []  # the committed notebook stays output-free
+
+
+@pytest.mark.parametrize("outputs", [
+    [None, _ran("ok\n")],  # a cell that did not run
+    [[], [nbformat.from_dict({"output_type": "error", "ename": "ValueError", "evalue": "x", "traceback": []})]],
+    [[]],  # fewer cells ran than the notebook has
+])
+def test_a_page_that_did_not_run_through_is_not_stored(two_notebooks, outputs):
+    page = two_notebooks / "01_first.ipynb"
+    notebook = nbformat.read(page, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("print('ok')"))
+    assert pipeline.write_executed_copy(page, notebook, outputs) is None
+    assert not pipeline.executed_copy(page).exists()
+
+
+def test_only_a_page_of_the_book_is_stored(two_notebooks, tmp_path):
+    other = _parameter_notebook(tmp_path / "elsewhere" / "scratch.ipynb", "x = 1\n")
+    assert pipeline.write_executed_copy(other, nbformat.read(other, as_version=4), [[]]) is None

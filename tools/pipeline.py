@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import copy
 import dataclasses
 import json
 import logging
@@ -81,6 +82,35 @@ def executed_pages() -> list[Path]:
 def executed_copy(page: Path) -> Path:
     """Where the executed copy of a committed notebook goes: the repository's layout below EXECUTED_DIR."""
     return EXECUTED_DIR / page.relative_to(config.PROJECT_ROOT)
+
+
+def write_executed_copy(page: Path, notebook: nbformat.NotebookNode, outputs: Sequence[list | None]) -> Path | None:
+    """Store a page executed elsewhere (nbval): ``notebook`` with ``outputs[i]`` in its i-th code cell.
+
+    Written only for a book page whose every code cell ran (no None) without an error, as valid nbformat;
+    returns the path written, or None (the book build then executes the page itself).
+    """
+    pages = {p.resolve(): p for p in executed_pages()}
+    page = pages.get(Path(page).resolve())
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if page is None or len(outputs) != len(code_cells) or any(
+            ran is None or any(o.get("output_type") == "error" for o in ran) for ran in outputs):
+        return None
+    executed = copy.deepcopy(notebook)
+    code_cells = [cell for cell in executed.cells if cell.cell_type == "code"]
+    for count, (cell, ran) in enumerate(zip(code_cells, outputs), start=1):
+        cell.execution_count = count
+        cell.outputs = [nbformat.from_dict(dict(output)) for output in ran]
+        for output in cell.outputs:
+            if output.output_type == "execute_result":
+                output.execution_count = count
+    try:
+        nbformat.validate(executed)
+    except nbformat.ValidationError:
+        return None
+    target = executed_copy(page)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return write_text(target, nbformat.writes(executed))
 
 
 def notebook_defaults(path: Path) -> dict:
