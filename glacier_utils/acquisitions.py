@@ -334,13 +334,16 @@ def score_scene(scene: xr.Dataset, reference: gpd.GeoDataFrame, *, ring_px: tupl
     ``cloud_fraction``: share of the zone's data pixels (the whole frame's where it holds no
     reference glacier) that are not clear; ``snow_fraction``:
     share of the ring's clear pixels with NDSI (TM bands 2 and 5) above ``ndsi_snow``; NaN if
-    the ring has no clear pixel.
+    the ring has no clear pixel or the scene lacks either band (then `choose` weighs it neutrally).
     """
     zone, ring = reference_zones(reference, scene, ring_px)
     has_data = ~np.asarray(config.nodata_pixels(scene["dn"]))
     clear = clear_pixels(scene)
     in_zone = zone & has_data if (zone & has_data).any() else has_data  # no reference glacier: the whole frame
     cloud = 1.0 - float(clear[in_zone].mean()) if in_zone.any() else float("nan")
+    bands = set(int(b) for b in scene["dn"]["band"].values)
+    if not {2, 5} <= bands:  # no green or SWIR1 (a B/G/R/NIR study): no NDSI, so no snow score
+        return {"cloud_fraction": cloud, "snow_fraction": float("nan"), "zone_pixels": int(in_zone.sum())}
     green = np.asarray(scene["dn"].sel(band=2).values, np.float32)[ring & clear]
     swir = np.asarray(scene["dn"].sel(band=5).values, np.float32)[ring & clear]
     with np.errstate(invalid="ignore", divide="ignore"):

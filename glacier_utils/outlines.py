@@ -51,7 +51,7 @@ M2_PER_KM2 = 1e6
 OUTLINE_SCHEMA: dict[str, str] = {
     "glacier_id": "int64",         # 1.. within the layer, largest glacier first
     "reference_id": "object",      # id of the reference-inventory glacier the outline belongs to ("" none)
-    "period": "int64",             # index into config.PERIODS (0 = 1986–1988)
+    "period": "int64",             # index into the study's periods (THR: config.PERIODS, 0 = 1986–1988)
     "period_label": "object",      # e.g. "1986–1988"
     "subarea": "object",           # subarea key (config.AREAS) or "" (not "area": GeoDataFrame.area is geometry)
     "scene": "object",             # WRS-2 id(s) the outline comes from, comma separated
@@ -232,16 +232,19 @@ def period_outlines(
     area: str = "",
     scene: str | Iterable[str] = "",
     source_images: str | Iterable[str] = "",
+    periods: Sequence[tuple[int, int]] | None = None,
     **polygon_options,
 ) -> gpd.GeoDataFrame:
-    """Outlines of one period with the layer schema (:data:`OUTLINE_SCHEMA`): mask_to_polygons + metadata."""
-    if not 0 <= int(period) < len(config.PERIODS):
-        raise ValueError(f"period={period}: expected an index 0..{len(config.PERIODS) - 1} into config.PERIODS")
+    """Outlines of one period with the layer schema (:data:`OUTLINE_SCHEMA`): mask_to_polygons + metadata.
+
+    ``periods``: the study's periods (default the THR's, ``config.PERIODS``), which ``period`` indexes.
+    """
+    label = period_label(period, periods)
     if not isinstance(area, str):
         raise ValueError(f"area={area!r}: a subarea key such as {config.AREAS[0]!r} (or '' for ungrouped)")
     gdf = mask_to_polygons(mask, **polygon_options)
     gdf["period"] = int(period)
-    gdf["period_label"] = config.PERIOD_LABELS[int(period)]
+    gdf["period_label"] = label
     gdf["subarea"] = area
     gdf["scene"] = _joined(scene)
     gdf["source_images"] = _joined(source_images)
@@ -256,7 +259,8 @@ def _joined(value: str | Iterable[str]) -> str:
 
 def subarea_outlines(period_map: xr.Dataset, period: int, subareas: Sequence[str], *,
                      zones: np.ndarray | None = None, zone_ids: Sequence[str] | None = None,
-                     source_images: Mapping[str, Sequence[str]] | None = None, **polygon_options) -> gpd.GeoDataFrame:
+                     source_images: Mapping[str, Sequence[str]] | None = None,
+                     periods: Sequence[tuple[int, int]] | None = None, **polygon_options) -> gpd.GeoDataFrame:
     """One period's outlines, subarea by subarea, from a mosaic with a uint8 ``subarea`` index (§II-H, §III-D).
 
     ``period_map``: :func:`glacier_utils.mosaic.mosaic_frames`'s output (``mask``, ``subarea``,
@@ -281,7 +285,7 @@ def subarea_outlines(period_map: xr.Dataset, period: int, subareas: Sequence[str
         sub = sub.rio.write_crs(period_map.rio.crs).rio.write_transform(transform)
         layers.append(period_outlines(sub, period, area=area, scene=used, source_images=images,
                                       zones=None if zones is None else np.asarray(zones)[rows, cols],
-                                      zone_ids=zone_ids, **polygon_options))
+                                      zone_ids=zone_ids, periods=periods, **polygon_options))
     out = pd.concat(layers, ignore_index=True)
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=period_map.rio.crs)
     out.attrs["period"] = int(period)
@@ -311,7 +315,7 @@ def merge_outlines(outlines: gpd.GeoDataFrame, buffer_m: float = config.BUFFER_M
             "glacier_id": np.arange(1, len(polys) + 1),
             "reference_id": "",
             "period": period,
-            "period_label": config.PERIOD_LABELS[int(period)],
+            "period_label": period_label(period),
             "subarea": area,
             "scene": _joined(sorted({s for v in group["scene"] for s in str(v).split(",") if s})),
             "source_images": _joined(sorted({s for v in group["source_images"] for s in str(v).split(",") if s})),
@@ -351,10 +355,22 @@ def area_summary(
 # ----------------------------------------------------------------------------------------------
 # GeoPackage: one layer per period, written atomically
 # ----------------------------------------------------------------------------------------------
-def layer_name(period: int) -> str:
-    """GeoPackage layer name of a period: ``outlines_1986_1988`` for period 0."""
-    first, last = config.PERIODS[int(period)]
-    return f"outlines_{first}_{last}"
+def _period_years(period: int, periods: Sequence[tuple[int, int]] | None = None) -> tuple[int, int]:
+    periods = config.PERIODS if periods is None else periods
+    if not 0 <= int(period) < len(periods):
+        raise ValueError(f"period={period}: expected an index 0..{len(periods) - 1} into the study's periods")
+    first, last = periods[int(period)]
+    return int(first), int(last)
+
+
+def period_label(period: int, periods: Sequence[tuple[int, int]] | None = None) -> str:
+    """"1986–1988" for period 0 of ``periods`` (default the THR's, ``config.PERIODS``)."""
+    return "{}–{}".format(*_period_years(period, periods))
+
+
+def layer_name(period: int, periods: Sequence[tuple[int, int]] | None = None) -> str:
+    """GeoPackage layer name of a period: ``outlines_1986_1988`` for period 0 (of ``periods``, default the THR's)."""
+    return "outlines_{}_{}".format(*_period_years(period, periods))
 
 
 def write_outlines_gpkg(
@@ -362,6 +378,7 @@ def write_outlines_gpkg(
     path: str | os.PathLike,
     *,
     keep_existing: bool = True,
+    periods: Sequence[tuple[int, int]] | None = None,
 ) -> Path:
     """Write outlines to ``path`` (GeoPackage), one layer per period, replacing the file atomically.
 
@@ -369,7 +386,7 @@ def write_outlines_gpkg(
     empty one from :func:`period_outlines` knows its period: a period without glacier is an empty
     layer with the schema). With ``keep_existing`` the other period layers already in ``path`` are
     carried over; every layer is written to a temporary file in the same folder, which replaces
-    ``path`` only when complete.
+    ``path`` only when complete. ``periods``: the study's periods that name the layers (default the THR's).
     """
     path = Path(path)
     if not path.parent.is_dir():
@@ -382,7 +399,7 @@ def write_outlines_gpkg(
                   else {int(layers.attrs["period"]): layers})
     if not layers:
         raise DataError(f"outlines GeoPackage {path.name}: no period layers given; pass {{period: outlines}}")
-    new = {layer_name(p): _with_schema(g) for p, g in layers.items()}
+    new = {layer_name(p, periods): _with_schema(g) for p, g in layers.items()}
     crs_set = {g.crs.to_string() if g.crs else None for g in new.values()}
     if len(crs_set) > 1 or None in crs_set:
         raise DataError(f"outlines GeoPackage {path.name}: layers need one common CRS, got {sorted(map(str, crs_set))}")

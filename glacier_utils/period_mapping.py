@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 import zarr
-from scipy import ndimage
+from scipy import ndimage, spatial
 from tqdm.auto import tqdm
 
 from glacier_utils import config, inference, mosaic, outlines
@@ -247,7 +247,7 @@ def fuse_frame(paths: Sequence[str | os.PathLike], rule: str = "median", *,
     """One frame's fused map from its acquisitions' stores (`classify_frame`), on the frame grid.
 
     Variables: ``probability`` (fused, NaN unseen), ``glacier`` (0/1), ``n_clear`` and
-    ``footprint`` (the frame images the pixel). With a ``reference`` inventory and ``search_m``,
+    ``footprint`` (the frame images the pixel: `frame_outline` of the pixels with data). With a ``reference`` inventory and ``search_m``,
     ice outside the search area (`acquisitions.search_area`) is dropped: a snowfield on an
     ice-free summit is not a glacier.
     """
@@ -257,8 +257,40 @@ def fuse_frame(paths: Sequence[str | os.PathLike], rule: str = "median", *,
     stack = np.stack([decode_probability(c) for c in codes])
     outside = _outside(reference, attrs[0], stack.shape[1:], search_m)
     probability, glacier, count = classify_frame(stack, rule, outside=outside, clean_px=clean_px)
-    footprint = np.any(np.stack(codes) != FILL_CODE, axis=0)
+    footprint = frame_outline(np.any(np.stack(codes) != FILL_CODE, axis=0))
     return _frame_dataset(probability, count, footprint, glacier, attrs[0])
+
+
+def frame_outline(has_data: np.ndarray) -> np.ndarray:
+    """The pixels of a frame's footprint: the convex hull of its data pixels (a Landsat frame is a parallelogram).
+
+    Fill inside the frame (Landsat 7's SLC-off stripes, a missing line) is then a pixel the frame
+    images but no acquisition saw, so it counts as unmapped, never silently as ice-free or as outside
+    every frame; only the corners outside the tilted frame stay outside. Exact on the lattice: the
+    hull of a convex frame's pixel centres holds no other pixel centre.
+    """
+    has_data = np.asarray(has_data, bool)
+    rows = np.flatnonzero(has_data.any(axis=1))
+    if len(rows) < 2:
+        return has_data.copy()
+    first = has_data[rows].argmax(axis=1)
+    last = has_data.shape[1] - 1 - has_data[rows, ::-1].argmax(axis=1)
+    ends = np.unique(np.concatenate([np.column_stack([first, rows]), np.column_stack([last, rows])]), axis=0)
+    try:  # the row ends hold every vertex of the hull of all data pixels, at a fraction of the points
+        equations = spatial.ConvexHull(ends.astype(float)).equations  # a x + b y + c <= 0 inside
+    except spatial.QhullError:  # all ends on one line: nothing to fill
+        return has_data.copy()
+    y = np.arange(has_data.shape[0], dtype=float)[:, None]
+    a, b, c = equations[:, 0][None, :], equations[:, 1][None, :], equations[:, 2][None, :]
+    tol = 1e-6
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (-c - b * y) / a
+    low = np.where(a < -tol, bound, -np.inf).max(axis=1)
+    high = np.where(a > tol, bound, np.inf).min(axis=1)
+    rows_ok = np.all(np.where(np.abs(a) <= tol, b * y + c <= tol, True), axis=1)
+    x = np.arange(has_data.shape[1], dtype=float)[None, :]
+    inside = (x >= low[:, None] - tol) & (x <= high[:, None] + tol) & rows_ok[:, None]
+    return inside | has_data
 
 
 def _frame_dataset(probability, count, footprint, glacier, attrs: Mapping[str, Any]) -> xr.Dataset:
@@ -379,7 +411,8 @@ def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, peri
                window_px: int = inference.DEFAULT_WINDOW_PX, overlap_px: int = inference.DEFAULT_OVERLAP_PX,
                min_area_km2: float = outlines.MIN_AREA_KM2, n_bootstrap: int = N_BOOTSTRAP,
                seed: int = 0, max_cloud: float = MAX_CLOUD_COVER, search_m: float | None = SEARCH_M,
-               max_fill: int = MAX_FILL, progress: bool = True) -> PeriodMap:
+               max_fill: int = MAX_FILL, periods: Sequence[tuple[int, int]] | None = None,
+               progress: bool = True) -> PeriodMap:
     """Map one period from its acquisitions (§III-D): choose, mask, predict (dask), fuse, mosaic, outline, areas.
 
     ``acquisitions``: the period's table (`acquisitions.ACQUISITION_COLUMNS`); ``loader``: a
@@ -390,7 +423,8 @@ def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, peri
     keys in order (the mosaic's uint8 subarea index points into it); ``seed``: the bootstrap's;
     ``search_m``: mapped ice farther than this from every reference glacier is dropped (None: keep
     all); ``max_fill``: further acquisitions a frame may take, one per round, while clouds leave its
-    glaciers unseen (`gap_fillers`).
+    glaciers unseen (`gap_fillers`); ``periods``: the study's periods, which ``period`` indexes
+    (default the THR's), for the outlines' period labels.
     """
     if "glacier_id" not in reference.columns or len(reference) == 0:
         raise DataError("reference inventory: needs rows and a glacier_id column (see glacier_utils.io.inventory)")
@@ -429,7 +463,7 @@ def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, peri
     zones, ids = outlines.nearest_reference(reference, period_map, where=period_map["mask"].values == 1)
     layer = outlines.subarea_outlines(period_map, period, subareas, zones=zones, zone_ids=ids,
                                       source_images={w: list(chosen[chosen.wrs2 == w]["id"]) for w in by_frame},
-                                      min_area_km2=min_area_km2)
+                                      min_area_km2=min_area_km2, periods=periods)
     replicates = bootstrap_areas(period_map, list(by_frame.values()), rule=rule, n_bootstrap=n_bootstrap, seed=seed,
                                  reference=reference, search_m=search_m)
     areas = period_areas(layer, period_map, replicates, reference, period=period)
@@ -474,6 +508,6 @@ def gap_fillers(scores: pd.DataFrame, frames: Mapping[str, xr.Dataset], referenc
 __all__ = [
     "FUSION_RULES", "N_BOOTSTRAP", "PROBABILITY_SCALE", "MASKED_CODE", "FILL_CODE",
     "encode_probability", "decode_probability", "predict_acquisition", "score_tasks", "prediction_tasks", "run_tasks",
-    "fuse", "fused_mask", "read_codes", "classify_frame", "fuse_frame", "CLEAN_PX", "MIN_GAP_KM2", "MAX_FILL", "gap_fillers",
+    "fuse", "fused_mask", "read_codes", "classify_frame", "frame_outline", "fuse_frame", "CLEAN_PX", "MIN_GAP_KM2", "MAX_FILL", "gap_fillers",
     "bootstrap_areas", "period_areas", "PeriodMap", "map_period",
 ]

@@ -167,6 +167,15 @@ class Study:
                 f"(TM3/TM5, paper Eq. 1) is skipped; the networks use bands {list(self.bands)}")
 
 
+    def time_series_note(self) -> str:
+        """One line saying why notebook 05 cannot map this study's periods ('' when it can)."""
+        if self.source != "stac":
+            return ""
+        return (f"study {self.name!r} searches a STAC catalogue for its training images only: notebook 05 maps the "
+                "images a study file lists per period; download each period's scenes (glacier_utils.io.download) "
+                "and list them under [scenes] of a study with source = 'local'")
+
+
 def _fail(where: str, message: str) -> DataError:
     return DataError(f"{where}: {message}")
 

@@ -55,8 +55,8 @@ def _period_index(value) -> int:
             return config.PERIOD_LABELS.index(value.replace("-", "–"))
         raise DataError(f"areas: unknown period label {value!r}; expected one of {config.PERIOD_LABELS}")
     index = int(value)
-    if not 0 <= index < len(config.PERIODS):
-        raise DataError(f"areas: period {value!r} is not an index 0..{len(config.PERIODS) - 1}")
+    if index < 0:  # any study's periods: the index is checked where its years are looked up
+        raise DataError(f"areas: period {value!r} is not an index 0, 1, …")
     return index
 
 
@@ -117,8 +117,13 @@ def _lookup(table: pd.DataFrame, area, period: int) -> tuple[float, float]:
     return float(row["area_km2"]), float(row["error_km2"])
 
 
-def format_change_table(changes: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
-    """Table V(b) as printed: rows (area, quantity, unit), one column per interval, 'value ± error'."""
+def format_change_table(changes: pd.DataFrame, decimals: int = 2, labels: Mapping[str, str] | None = None
+                        ) -> pd.DataFrame:
+    """Table V(b) as printed: rows (area, quantity, unit), one column per interval, 'value ± error'.
+
+    ``labels``: area key -> row label (default the THR's subareas, and "THR" for the total).
+    """
+    labels = {**config.AREA_LABELS, "total": "THR"} if labels is None else labels
     quantities = [
         ("Area change", "km²", "change_km2", "change_error_km2"),
         ("Area change", "%", "change_pct", "change_pct_error"),
@@ -128,7 +133,7 @@ def format_change_table(changes: pd.DataFrame, decimals: int = 2) -> pd.DataFram
     records = []
     for _, row in changes.iterrows():
         for quantity, unit, value, error in quantities:
-            label = config.AREA_LABELS.get(row["area"], "THR" if row["area"] == "total" else row["area"])
+            label = labels.get(row["area"], row["area"])
             records.append({"area": label, "quantity": quantity, "unit": unit, "interval": row["interval"],
                             "value": f"{row[value]:.{decimals}f} ± {row[error]:.{decimals}f}"})
     wide = pd.DataFrame(records).pivot_table(index=["area", "quantity", "unit"], columns="interval",
@@ -137,7 +142,8 @@ def format_change_table(changes: pd.DataFrame, decimals: int = 2) -> pd.DataFram
     return wide[list(dict.fromkeys(changes["interval"]))]
 
 
-def linear_trend(areas: pd.DataFrame, *, weighted: bool = True, absolute_sigma: bool = False) -> pd.DataFrame:
+def linear_trend(areas: pd.DataFrame, *, weighted: bool = True, absolute_sigma: bool = False,
+                 mid_years: Mapping[int, float] | None = None) -> pd.DataFrame:
     """Least-squares line through area vs period mid-year, per area (the dashed lines of Fig. 9).
 
     ``weighted``: weights 1/error² (numpy.polyfit with w = 1/error). The slope's standard error
@@ -145,12 +151,14 @@ def linear_trend(areas: pd.DataFrame, *, weighted: bool = True, absolute_sigma: 
     the points, they are largely systematic and shared between periods) or from the stated errors
     alone (``absolute_sigma=True``). Columns: area, n_periods, slope_km2_per_a, slope_error_km2_per_a,
     intercept_km2 (the fitted area at the first period's mid-year), slope_pct_per_a (relative to it).
+    ``mid_years``: period index -> middle year for a study's own periods (default the THR's).
     """
+    middle = mid_years or {p: period_mid_year(p) for p in range(len(config.PERIODS))}
     table = validate_areas(areas, need_error=weighted)
     rows = []
     for area, group in table.groupby("area", sort=False):
         group = group.sort_values("period")
-        x = np.array([period_mid_year(p) for p in group["period"]]) - period_mid_year(group["period"].iloc[0])
+        x = np.array([middle[p] for p in group["period"]]) - middle[group["period"].iloc[0]]
         y = group["area_km2"].to_numpy(float)
         if len(y) < 3:
             raise DataError(f"linear_trend: area {area!r} has {len(y)} period(s); a trend with an error needs 3")

@@ -6,15 +6,17 @@ module; the other tests look at what it wrote and read.
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 
-from glacier_utils import study, synthetic, tiles
+from glacier_utils import study, study_periods, synthetic, tiles
 from glacier_utils.io import inventory, landsat, sources
 from glacier_utils.synthetic import example_study
 
@@ -190,3 +192,61 @@ def test_the_command_line_has_help(capsys):
     with pytest.raises(SystemExit) as stop:
         example_study.main(["-h"])
     assert stop.value.code == 0 and "--kind" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# A period of the study as notebook 05 maps it (glacier_utils.study_periods)
+# --------------------------------------------------------------------------------------------
+@slow
+def test_a_period_of_files_is_listed_from_headers_with_frames_and_subareas(examples):
+    for kind in KINDS:
+        alps = examples[kind][0]
+        table = study_periods.study_acquisitions(alps, 0, example_study.EXAMPLE_CRS)
+        assert len(table) == 6 and table["wrs2"].nunique() == 6
+        assert sorted(table["area"]) == ["central", "central", "east", "east", "west", "west"]
+        assert table["date"].dt.year.between(1986, 1988).all()
+        if kind == "level1":  # the MTL names the frame and its cloud cover
+            assert set(table["wrs2"]) <= set(example_study.ALPS_WRS2.values())
+            assert table["cloud_cover"].notna().all() and set(table["sensor"]) == {"TM"}
+        else:  # a plain GeoTIFF: its footprint's centre names the frame; no cloud cover without an MTL
+            assert table["wrs2"].str.fullmatch(r"E\d+N\d+").all() and table["cloud_cover"].isna().all()
+        boxes = study_periods.footprints(table, example_study.EXAMPLE_CRS)
+        assert len(boxes) == 6 and boxes.crs.to_epsg() == 32632
+        later = study_periods.study_acquisitions(alps, 3, example_study.EXAMPLE_CRS)
+        assert set(later["wrs2"]) == set(table["wrs2"])  # the same frames through time: one mosaic grid
+
+
+@slow
+def test_the_study_loader_reads_an_acquisition_as_the_networks_saw_the_training_images(examples):
+    from glacier_utils import acquisitions
+
+    for kind in KINDS:
+        alps = examples[kind][0]
+        row = study_periods.study_acquisitions(alps, 3, "EPSG:32632").iloc[0].to_dict()
+        loader = study_periods.StudyLoader(alps, "EPSG:32632")
+        scene = pickle.loads(pickle.dumps(loader))(row)  # a dask.distributed worker gets a copy
+        assert list(scene["dn"]["band"].values) == list(alps.bands) and scene["dn"].dtype == np.uint8
+        assert scene["dn"].rio.crs.to_epsg() == 32632
+        clear = acquisitions.clear_pixels(scene)
+        reference = study_periods.reference_inventory(alps, "EPSG:32632", study_periods.footprints(
+            pd.DataFrame([row]), "EPSG:32632"))
+        scores = acquisitions.score_scene(scene, reference)
+        if kind == "level1":  # QA_PIXEL masks cloud and fill; TM2 and TM5 give the ring's snow
+            assert "qa" in scene and 0 < clear.mean() < 1 and np.isfinite(scores["snow_fraction"])
+        else:  # no QA band: fill (the SLC-off stripes) is all that is masked; no SWIR1, so no snow score
+            assert "qa" not in scene and np.isnan(scores["snow_fraction"])
+            assert (~clear).any() and not (~clear & (scene["dn"] != 0).all("band").values).any()
+        assert 0 <= scores["cloud_fraction"] <= 1
+
+
+@slow
+def test_the_reference_inventory_of_a_study_is_on_its_grid_with_subareas(examples):
+    alps = examples["geotiff"][0]
+    tables = [study_periods.study_acquisitions(alps, p, "EPSG:32632") for p in range(len(alps.periods))]
+    reference = study_periods.reference_inventory(alps, "EPSG:32632",
+                                                  study_periods.footprints(pd.concat(tables), "EPSG:32632"))
+    assert reference.crs.to_epsg() == 32632 and len(reference) > 10
+    assert reference["glacier_id"].str.startswith("RGI2000-v7.0-G-11-").all() and reference["glacier_id"].is_unique
+    assert set(reference["subarea"]) == set(alps.subareas)
+    np.testing.assert_allclose(reference["area_km2"], reference.area / 1e6)
+    assert study_periods.inventory_period(reference, alps.periods) == (2, 2008)  # 2010-2012 is nearest to 2008

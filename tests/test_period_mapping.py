@@ -517,3 +517,25 @@ def test_a_frame_whose_every_candidate_is_overcast_keeps_its_best_one():
     chosen = acquisitions.choose(table.merge(pixel, on="id", how="left"), k=1).set_index("id")
     assert chosen["chosen"].to_dict() == {"a": True, "b": False, "c": False, "d": False, "e": True}
     assert chosen.loc["d", "reason"].startswith("not chosen: clear share 1 % < 5 %")
+
+
+def test_a_frame_s_outline_is_its_data_hull_so_slc_off_stripes_count_as_unmapped():
+    from glacier_utils.synthetic.example_study import slc_off_gaps
+    from glacier_utils.synthetic.region import FRAME_TILT_DEG
+
+    n = 96
+    c = np.arange(n) + 0.5 - n / 2
+    t = np.radians(FRAME_TILT_DEG)
+    across = c[None, :] * np.cos(t) - c[:, None] * np.sin(t)
+    along = c[None, :] * np.sin(t) + c[:, None] * np.cos(t)
+    frame = (np.abs(across) < 40) & (np.abs(along) < 40)  # a tilted frame: fill in its corners only
+    assert (period_mapping.frame_outline(frame) == frame).all()  # exact: no corner pixel joins the frame
+    striped = frame & ~slc_off_gaps(n)
+    assert striped.sum() < 0.9 * frame.sum()
+    outline = period_mapping.frame_outline(striped)
+    assert not (outline & ~frame).any() and (outline & frame).sum() > 0.995 * frame.sum()
+    empty = np.zeros((8, 8), bool)
+    assert not period_mapping.frame_outline(empty).any()
+    line = empty.copy()
+    line[3, 2:6] = True
+    assert (period_mapping.frame_outline(line) == line).all()

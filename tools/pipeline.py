@@ -144,19 +144,15 @@ def resolve_study(study: str | os.PathLike | None) -> str | None:
 def skipped_pages(study: str | os.PathLike | None) -> dict[Path, str]:
     """The pages a study cannot run, each with the one line that says why.
 
-    Notebook 02 needs TM3 and TM5. Notebook 05 maps the periods of the simulated region; a study of
-    files maps its periods with ``period_mapping.map_period`` and the Level-1 or GeoTIFF loaders of
-    ``glacier_utils.acquisitions``, which the notebook does not call yet.
+    Notebook 02 needs TM3 and TM5. Notebook 05 maps the periods of the simulated region or the images a
+    study file lists per period; a STAC study lists none (`Study.time_series_note`).
     """
     loaded = studies.load_study(study or "thr")
     skipped = {}
     if not loaded.has_band_ratio:
         skipped[NOTEBOOK_DIR / "02_band_ratio_threshold_sweep.ipynb"] = loaded.band_ratio_note()
-    if loaded.source != "synthetic":
-        skipped[NOTEBOOK_DIR / "05_time_series_1986_2021.ipynb"] = (
-            f"study {loaded.name!r} is made of {loaded.source} images: notebook 05 maps the simulated region's periods "
-            "only so far; map yours with glacier_utils.period_mapping.map_period and the loaders of "
-            "glacier_utils.acquisitions (book/real_data.md)")
+    if loaded.time_series_note():
+        skipped[NOTEBOOK_DIR / "05_time_series_1986_2021.ipynb"] = loaded.time_series_note()
     return skipped
 
 

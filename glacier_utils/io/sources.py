@@ -161,13 +161,13 @@ def read_study_image(study, entry) -> xr.Dataset:
     return scene.assign(dn=scene["dn"].sel(band=list(study.bands)))
 
 
-def _subarea_lookup(study, crs: str):
-    """A function scene -> subarea name, from the study's WRS-2 groups or its subarea polygons."""
+def subarea_lookup(study, crs: str):
+    """A function (bounds in ``crs``, WRS-2 id) -> the study subarea holding the footprint's centre (or its frame); None if none."""
     if study.subarea_polygons is None:
         frames = {w: name for name, ids in study.subarea_frames.items() for w in ids}
 
-        def by_frame(scene: xr.Dataset) -> str | None:
-            return frames.get(str(scene.attrs.get("wrs2", "")).replace(" ", ""))
+        def by_frame(bounds, wrs2: str = "") -> str | None:
+            return frames.get(str(wrs2).replace(" ", ""))
 
         return by_frame
     path, column = study.subarea_polygons
@@ -177,10 +177,9 @@ def _subarea_lookup(study, crs: str):
                         "set subareas.column in the study file")
     polygons = polygons.to_crs(crs)
 
-    def by_polygon(scene: xr.Dataset) -> str | None:
-        left, bottom, right, top = scene["dn"].rio.bounds()
-        centre = shapely.Point((left + right) / 2, (bottom + top) / 2)
-        hits = polygons[polygons.contains(centre)]
+    def by_polygon(bounds, wrs2: str = "") -> str | None:
+        left, bottom, right, top = bounds
+        hits = polygons[polygons.contains(shapely.Point((left + right) / 2, (bottom + top) / 2))]
         return str(hits[column].iloc[0]) if len(hits) else None
 
     return by_polygon
@@ -201,12 +200,12 @@ def study_scenes(study, key: str = "training") -> list[xr.Dataset]:
     raw = [read_study_image(study, entry) for entry in tqdm(entries, desc=f"reading {key}", leave=False)]
     crs = study_grid_crs(study, raw)
     glaciers = read_glaciers(study.inventory)
-    subarea_of = _subarea_lookup(study, crs)
+    subarea_of = subarea_lookup(study, crs)
     scenes = []
     for entry, scene in zip(entries, raw):
         if scene["dn"].rio.crs is None or scene["dn"].rio.crs.to_string() != crs:
             scene = landsat.reproject_scene(scene, crs, study.pixel_size_m)
-        area = subarea_of(scene)
+        area = subarea_of(scene["dn"].rio.bounds(), scene.attrs.get("wrs2", ""))
         if area is None:
             raise DataError(f"{entry.path} lies in none of study {study.name!r}'s subareas {list(study.subareas)}: "
                             "extend the subareas or drop the image")

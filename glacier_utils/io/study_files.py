@@ -133,6 +133,13 @@ def _check_subareas_have_images(study, footprints: Iterable[tuple[Path, CRS, tup
                         "add images there under [scenes] training, or drop the subarea")
 
 
+def image_footprint(study, entry) -> tuple[CRS, tuple[float, float, float, float]]:
+    """The CRS and bounds of one image of a study (a Level-1 folder or a GeoTIFF), from its header only."""
+    header, _ = _header_file(study, entry)
+    crs, bounds, _ = _footprint(header, study)
+    return crs, bounds
+
+
 def check_study_files(study) -> None:
     """Check a ``local`` study's files from their headers before anything long starts; DataError naming the fix.
 
@@ -154,4 +161,4 @@ def check_study_files(study) -> None:
     _check_subareas_have_images(study, training)
 
 
-__all__ = ["MAX_UTM_ZONE_OFFSET", "check_study_files"]
+__all__ = ["MAX_UTM_ZONE_OFFSET", "check_study_files", "image_footprint"]
