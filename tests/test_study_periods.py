@@ -6,6 +6,8 @@ in tests/test_example_study.py; notebook 05 runs on it end to end in tests/test_
 
 from __future__ import annotations
 
+import dataclasses
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -90,3 +92,16 @@ def test_outline_layers_are_named_by_the_study_s_periods(tmp_path):
     assert outlines.period_label(1) == "1989–1991"  # the THR's periods by default
     with pytest.raises(ValueError, match="0..3"):
         outlines.period_outlines(mask, 4, periods=ALPS_PERIODS, **grid)
+
+
+def test_the_simulated_study_lists_its_archive_itself_not_files():
+    with pytest.raises(DataError, match="has source 'synthetic'.*synthetic.period_acquisitions"):
+        study_periods.StudyLoader("thr", "EPSG:32646")
+    with pytest.raises(DataError, match="has source 'synthetic'"):
+        study_periods.study_acquisitions("thr", 0, "EPSG:32646")
+
+
+def test_a_stac_study_says_why_its_periods_are_not_mapped():
+    assert load_study("thr").time_series_note() == ""
+    stac = dataclasses.replace(load_study("thr"), source="stac", name="himalaya")
+    assert stac.time_series_note().startswith("study 'himalaya' searches a STAC catalogue for its training images only")
