@@ -388,8 +388,40 @@ def choose(scores: pd.DataFrame, k: int = DEFAULT_K, *, min_clear: float = MIN_C
     return table
 
 
+#: Unseen ice-zone area (km²) of a frame that calls for a further acquisition (the RGI's smallest glacier).
+MIN_GAP_KM2 = 0.01
+
+
+def gap_fillers(scores: pd.DataFrame, frames: Mapping[str, xr.Dataset], reference: gpd.GeoDataFrame, *,
+                min_gap_km2: float = MIN_GAP_KM2) -> pd.DataFrame:
+    """The next acquisition of each frame whose fused map leaves reference-zone pixels unseen, with its reason.
+
+    A frame has a gap where the zone around the reference glaciers (`acquisitions.RING_PX`) holds
+    at least ``min_gap_km2`` of imaged pixels without a clear view; its best acquisition not yet
+    chosen fills it: the best-scored candidate, else the best by metadata (overcast ones never).
+    Returns those rows of ``scores`` with ``reason`` saying so.
+    """
+    rows, reasons = [], []
+    for wrs2, frame in frames.items():
+        zone, _ = reference_zones(reference, frame)
+        pixel_km2 = abs(frame.rio.transform().a * frame.rio.transform().e) / 1e6
+        unseen = float((zone & np.asarray(frame["footprint"].values)
+                        & (np.asarray(frame["n_clear"].values) == 0)).sum()) * pixel_km2
+        if unseen < min_gap_km2:
+            continue
+        spare = scores[(scores["wrs2"] == wrs2) & ~scores["chosen"]
+                       & ~scores["reason"].str.contains("cloud cover|clear share", regex=True)]
+        if spare.empty:
+            continue
+        best = spare.sort_values(["rank", "meta_rank"], na_position="last").index[0]
+        rows.append(best)
+        reasons.append(f"chosen to fill gaps ({unseen:.2f} km² of the glacier zone unseen): metadata rank "
+                       f"{int(scores.loc[best, 'meta_rank'])}")
+    return scores.loc[rows].assign(reason=reasons)
+
+
 __all__ = ["ACQUISITION_COLUMNS", "SCENE_CACHE_MB", "Loader", "check_acquisitions", "SyntheticLoader",
            "level1_acquisitions", "Level1Loader", "GeoTiffLoader",
            "DEFAULT_K", "EXTRA_CANDIDATES", "MAX_CLOUD_COVER", "SEASON_END", "SEASON_SCALE_DAYS", "RING_PX", "NDSI_SNOW",
            "SEARCH_M", "MIN_CLEAR_FRACTION", "season_days", "prescreen", "clear_pixels", "reference_zones",
-           "search_area", "score_scene", "choose"]
+           "search_area", "score_scene", "choose", "MIN_GAP_KM2", "gap_fillers"]

@@ -43,8 +43,8 @@ from tqdm.auto import tqdm
 from glacier_utils import config, inference, mosaic, outlines
 from glacier_utils._atomic import atomic_path
 from glacier_utils.acquisitions import (
-    DEFAULT_K, EXTRA_CANDIDATES, MAX_CLOUD_COVER, RING_PX, SEARCH_M, Loader, choose, clear_pixels, prescreen,
-    reference_zones, score_scene, search_area,
+    DEFAULT_K, EXTRA_CANDIDATES, MAX_CLOUD_COVER, MIN_GAP_KM2, RING_PX, SEARCH_M, Loader, choose, clear_pixels,
+    gap_fillers, prescreen, reference_zones, score_scene, search_area,
 )
 from glacier_utils.errors import DataError
 from glacier_utils.io import radiometry
@@ -53,8 +53,6 @@ from glacier_utils.io import radiometry
 FUSION_RULES: tuple[str, ...] = ("median", "mean", "min", "persistence")
 #: Side (px) of the majority filter that cleans each fused frame (Paul et al. 2002: 3 x 3; 1 = off).
 CLEAN_PX = 3
-#: Unseen ice-zone area (km²) of a frame that calls for a further acquisition (the RGI's smallest glacier).
-MIN_GAP_KM2 = 0.01
 #: Further acquisitions a frame may take, one per round, while clouds leave its glaciers unseen.
 MAX_FILL = 2
 #: Bootstrap replicates of the acquisitions per frame (the empirical uncertainty).
@@ -403,6 +401,10 @@ class PeriodMap:
     areas: pd.DataFrame
     #: Where each chosen acquisition's probability codes were written.
     stores: dict[str, str]
+    #: The bootstrap's (replicates, subareas) areas (km²), kept to measure a gap-filled map again.
+    replicates: np.ndarray
+    #: The acquisitions fused per frame (ids), which the outlines name.
+    source_images: dict[str, list[str]]
 
 
 def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, period: int,
@@ -460,14 +462,24 @@ def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, peri
     frames = list(frames.values())
     period_map = mosaic.mosaic_frames(frames, subareas)
     period_map.attrs["frames"] = list(by_frame)
-    zones, ids = outlines.nearest_reference(reference, period_map, where=period_map["mask"].values == 1)
-    layer = outlines.subarea_outlines(period_map, period, subareas, zones=zones, zone_ids=ids,
-                                      source_images={w: list(chosen[chosen.wrs2 == w]["id"]) for w in by_frame},
-                                      min_area_km2=min_area_km2, periods=periods)
+    source_images = {w: list(chosen[chosen.wrs2 == w]["id"]) for w in by_frame}
     replicates = bootstrap_areas(period_map, list(by_frame.values()), rule=rule, n_bootstrap=n_bootstrap, seed=seed,
                                  reference=reference, search_m=search_m)
-    areas = period_areas(layer, period_map, replicates, reference, period=period)
-    return PeriodMap(scores, period_map, layer, areas, stores)
+    layer, areas = outline_period(period_map, period=period, reference=reference, subareas=subareas,
+                                  replicates=replicates, source_images=source_images, min_area_km2=min_area_km2,
+                                  periods=periods)
+    return PeriodMap(scores, period_map, layer, areas, stores, replicates, source_images)
+
+
+def outline_period(period_map: xr.Dataset, *, period: int, reference: gpd.GeoDataFrame, subareas: Sequence[str],
+                   replicates: np.ndarray, source_images: Mapping[str, Sequence[str]],
+                   min_area_km2: float = outlines.MIN_AREA_KM2, periods: Sequence[tuple[int, int]] | None = None
+                   ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """A period's mosaic to outlines split at the reference divides, and its per-subarea areas (`period_areas`)."""
+    zones, ids = outlines.nearest_reference(reference, period_map, where=period_map["mask"].values == 1)
+    layer = outlines.subarea_outlines(period_map, period, subareas, zones=zones, zone_ids=ids,
+                                      source_images=dict(source_images), min_area_km2=min_area_km2, periods=periods)
+    return layer, period_areas(layer, period_map, replicates, reference, period=period)
 
 
 def _predict(rows: pd.DataFrame, *, loader, model, stats, folder, window_px, overlap_px, progress) -> dict[str, str]:
@@ -477,37 +489,9 @@ def _predict(rows: pd.DataFrame, *, loader, model, stats, folder, window_px, ove
     return {w["id"]: w["path"] for w in written}
 
 
-def gap_fillers(scores: pd.DataFrame, frames: Mapping[str, xr.Dataset], reference: gpd.GeoDataFrame, *,
-                min_gap_km2: float = MIN_GAP_KM2) -> pd.DataFrame:
-    """The next acquisition of each frame whose fused map leaves reference-zone pixels unseen, with its reason.
-
-    A frame has a gap where the zone around the reference glaciers (`acquisitions.RING_PX`) holds
-    at least ``min_gap_km2`` of imaged pixels without a clear view; its best acquisition not yet
-    chosen fills it: the best-scored candidate, else the best by metadata (overcast ones never).
-    Returns those rows of ``scores`` with ``reason`` saying so.
-    """
-    rows, reasons = [], []
-    for wrs2, frame in frames.items():
-        zone, _ = reference_zones(reference, frame)
-        pixel_km2 = abs(frame.rio.transform().a * frame.rio.transform().e) / 1e6
-        unseen = float((zone & np.asarray(frame["footprint"].values)
-                        & (np.asarray(frame["n_clear"].values) == 0)).sum()) * pixel_km2
-        if unseen < min_gap_km2:
-            continue
-        spare = scores[(scores["wrs2"] == wrs2) & ~scores["chosen"]
-                       & ~scores["reason"].str.contains("cloud cover|clear share", regex=True)]
-        if spare.empty:
-            continue
-        best = spare.sort_values(["rank", "meta_rank"], na_position="last").index[0]
-        rows.append(best)
-        reasons.append(f"chosen to fill gaps ({unseen:.2f} km² of the glacier zone unseen): metadata rank "
-                       f"{int(scores.loc[best, 'meta_rank'])}")
-    return scores.loc[rows].assign(reason=reasons)
-
-
 __all__ = [
     "FUSION_RULES", "N_BOOTSTRAP", "PROBABILITY_SCALE", "MASKED_CODE", "FILL_CODE",
     "encode_probability", "decode_probability", "predict_acquisition", "score_tasks", "prediction_tasks", "run_tasks",
     "fuse", "fused_mask", "read_codes", "classify_frame", "frame_outline", "fuse_frame", "CLEAN_PX", "MIN_GAP_KM2", "MAX_FILL", "gap_fillers",
-    "bootstrap_areas", "period_areas", "PeriodMap", "map_period",
+    "bootstrap_areas", "period_areas", "PeriodMap", "map_period", "outline_period",
 ]

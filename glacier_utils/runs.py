@@ -139,6 +139,16 @@ class RunPaths:
         first, last = _period_years(period)
         return self.timeseries / f"acquisitions_{first}_{last}"
 
+    def period_store(self, period: int | tuple[int, int]) -> Path:
+        """One period's mosaic (zarr: mask, clear views, frame, subarea, and the gap-filled mask), e.g. ``timeseries/map_1986_1988.zarr``."""
+        first, last = _period_years(period)
+        return self.timeseries / f"map_{first}_{last}.zarr"
+
+    @property
+    def gap_fill(self) -> Path:
+        """Per period and subarea, the area filled from other periods and its expected error (CSV)."""
+        return self.timeseries / "gap_fill.csv"
+
     @property
     def acquisition_scores(self) -> Path:
         """Every acquisition of every period: metadata and pixel scores, chosen or not and why (CSV)."""

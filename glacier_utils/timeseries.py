@@ -207,18 +207,21 @@ UNCERTAINTY_COLUMNS = ("error_km2", "spread_km2", "unmapped_ice_km2")
 
 
 def stated_uncertainty(areas: pd.DataFrame) -> pd.Series:
-    """Per row: sqrt(buffer² + bootstrap spread²) + the unmapped area that could be ice (km²).
+    """Per row: sqrt(buffer² + bootstrap spread²) + gap-fill error + the unmapped area that could be ice (km²).
 
     The 15 m buffer (§II-H) bounds where an outline can lie; the spread between acquisitions
-    (a bootstrap over them) is how much the choice of images moves the area; unmapped pixels near
-    the reference glaciers may hold ice that no clear view saw, and as nothing is known of them
-    they add in full (a bound, not a standard error).
+    (a bootstrap over them) is how much the choice of images moves the area; pixels filled from
+    another period's view (`glacier_utils.gap_filling`) add the area expected to be filled wrongly
+    (``gap_error_km2``, where the table has it); unmapped pixels near the reference glaciers may
+    hold ice that no clear view of any period saw, and as nothing is known of them they add in
+    full (a bound, not a standard error).
     """
     missing = [c for c in UNCERTAINTY_COLUMNS if c not in areas]
     if missing:
         raise DataError(f"areas: missing column(s) {missing} for the stated uncertainty; "
                         "make the table with glacier_utils.period_mapping.period_areas")
-    return np.hypot(areas["error_km2"], areas["spread_km2"]) + areas["unmapped_ice_km2"]
+    gap = areas["gap_error_km2"] if "gap_error_km2" in areas else 0.0
+    return np.hypot(areas["error_km2"], areas["spread_km2"]) + gap + areas["unmapped_ice_km2"]
 
 
 def with_stated_error(areas: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 import os
 import zlib
@@ -23,6 +24,7 @@ import pandas as pd
 
 from glacier_utils import config
 from glacier_utils._atomic import atomic_path
+from glacier_utils.synthetic import climate
 from glacier_utils.synthetic.climate import TABLE_I_ACQUISITIONS
 from glacier_utils.synthetic.terrain import _calibrate_ela_rise, _glacier_margin, _make_terrain, _upsample
 
@@ -79,6 +81,33 @@ class SyntheticRegion:
         _check_period(period)
         rise = self._rise_per_pixel(period, self.area_index)
         return self.margin_m > rise
+
+    def debris_margin_m(self, period: int) -> np.ndarray:
+        """Per area index (256 entries), the margin (m) at or below which the period's ice is debris covered.
+
+        Each area's lowest-margin ice, the ice closest to melting out (the tongues and the edges
+        below rock walls), is debris covered up to the area's debris share of its glacier area
+        (`climate.AREA_CLIMATE`). Cut by rank, as `_calibrate_ela_rise` cuts the retreat, so the
+        share is the same on every seed and in every period, and overlapping frames agree.
+        """
+        _check_period(period)
+        cut = np.full(256, -np.inf, dtype=np.float32)
+        for a, area in enumerate(config.AREAS):
+            margins = self._sorted_margins[a]
+            ice = margins[np.searchsorted(margins, self.ela_rise_m[a, period], side="right"):]
+            n_debris = int(round(climate.AREA_CLIMATE[area].debris * ice.size))
+            if n_debris:
+                cut[a] = ice[n_debris - 1]
+        return cut
+
+    @functools.cached_property
+    def _sorted_margins(self) -> list[np.ndarray]:
+        """Each area's 1986 glacier margins (m), ascending (the order statistics debris is cut from)."""
+        out = []
+        for a in range(len(config.AREAS)):
+            m = self.margin_m[self.area_index == a]
+            out.append(np.sort(m[m > 0.0]))
+        return out
 
     def _rise_per_pixel(self, period: int, area_index: np.ndarray) -> np.ndarray:
         """ELA rise (m) of a period at each pixel of an area-index array (inf where no area owns it)."""

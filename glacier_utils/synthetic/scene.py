@@ -155,12 +155,10 @@ def _terrain_light(region: SyntheticRegion, r0: int, c0: int, period: int,
     return _Terrain(pad, z, margin, rise, glacier, slope, aspect, np.degrees(slope), cos_i, shadow, direct, sky_view)
 
 
-def _glacier_zones(t: _Terrain, lr: dict[str, np.ndarray], headroom: np.ndarray, texture2: np.ndarray):
-    """Firn above the ELA, clean ice below, debris on some tongues: (firn, debris, ice) masks."""
+def _glacier_zones(t: _Terrain, lr: dict[str, np.ndarray], debris_margin: np.ndarray, texture2: np.ndarray):
+    """Firn above the ELA, clean ice below, debris on the ice closest to melting out: (firn, debris, ice) masks."""
     firn = t.glacier & (t.z > lr["ela_m"] + t.rise + 40.0 * texture2)
-    patchy = climate.CALIBRATION.debris_patchiness
-    debris_prop = lr["debris"] * (1.0 - patchy + patchy * np.tanh(lr["debris_noise"]))
-    debris = t.glacier & ~firn & (headroom < climate.CALIBRATION.debris_headroom_m * debris_prop) & (debris_prop > 0.12)
+    debris = t.glacier & ~firn & (t.margin <= debris_margin)
     return firn, debris, t.glacier & ~firn & ~debris
 
 
@@ -388,7 +386,8 @@ def simulate_scene(region: SyntheticRegion, wrs2: str, date: str, sensor: str | 
     headroom = terrain.margin - terrain.rise  # metres of ELA rise this pixel can still take
     texture = spectral_noise((s, s), ground_rng, beta=2.3, min_wavelength_px=1.5)
     texture2 = spectral_noise((s, s), ground_rng, beta=2.8)
-    firn, debris, ice = _glacier_zones(terrain, lr, headroom, texture2)
+    debris_margin = region.debris_margin_m(period)[region.area_index[r0:r0 + s, c0:c0 + s]]
+    firn, debris, ice = _glacier_zones(terrain, lr, debris_margin, texture2)
     water, turbid = _lakes(terrain, lr, headroom, texture2)
     snow_frac, snow_age = _seasonal_snow(terrain, lr, date, texture2, water)
     meadow_frac, soil_frac = _ground_cover(terrain, lr, texture2)

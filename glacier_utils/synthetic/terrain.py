@@ -88,7 +88,7 @@ def _area_weights_lowres(origins: dict[str, tuple[int, int]], shape_lr: tuple[in
 def _climate_fields(weights: np.ndarray) -> dict[str, np.ndarray]:
     """Blend each area's climate parameters into smooth low-resolution fields."""
     out = {}
-    for name in ("ela_m", "meadow", "debris", "lakes", "snowline_offset_m", "haze", "fog",
+    for name in ("ela_m", "meadow", "lakes", "snowline_offset_m", "haze", "fog",
                  "cloud_orography", "warm_k", "moisture"):
         vals = np.array([getattr(AREA_CLIMATE[a], name) for a in config.AREAS], dtype=np.float32)
         out[name] = np.tensordot(vals, weights, axes=1).astype(np.float32)
@@ -140,6 +140,9 @@ def _make_terrain(shape, origins, scene_px, rng) -> tuple[np.ndarray, dict[str, 
     for name, beta in (("meadow_noise", 3.0), ("debris_noise", 3.0), ("lake_noise", 2.5),
                        ("snow_noise", 2.6), ("rock_noise", 2.6)):
         lowres[name] = spectral_noise(shape_lr, rng, beta=beta)
+    # Debris is now cut by rank (`SyntheticRegion.debris_margin_m`), but its old noise field is still
+    # drawn so that every later field of a seed stays as it was.
+    del lowres["debris_noise"]
     lowres["base_m"] = base_lr
     lowres["amplitude_m"] = amp_lr
     # Full resolution: rolling fractal relief with a ridged share for sharp crests.
