@@ -32,17 +32,15 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 import zarr
-from affine import Affine
 
 from glacier_utils import config
 from glacier_utils._atomic import atomic_path
 from glacier_utils.errors import DataError
+from glacier_utils.mosaic import NO_SUBAREA, spanning_grid, window_on_grid
 
 #: How a pixel's value was obtained: seen in its period, bracketed by monotone retreat, taken from
 #: the nearest period's view, or seen in no period (still unmapped).
 OBSERVED, BRACKETED, NEAREST, UNSEEN = 0, 1, 2, 3
-#: Subarea index of a pixel no subarea owns (as `glacier_utils.mosaic.NO_SUBAREA`).
-NO_SUBAREA = 255
 #: Rows of the mosaic read and filled at a time.
 BLOCK_ROWS = 256
 
@@ -125,17 +123,19 @@ class AgreementCounts:
         return cls(np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64),
                    np.zeros((n_periods, n_subareas)))
 
-    def add(self, masks: np.ndarray, how: np.ndarray, source: np.ndarray, doubt: np.ndarray, subarea: np.ndarray,
-            nodata: int = config.LABEL_NODATA, periods: Sequence[int] | None = None) -> None:
-        """Add one block: its masks before filling, `fill_from_other_periods`'s how, source and doubt, its subareas.
+    def add(self, masks: np.ndarray, how: np.ndarray, source: np.ndarray, doubt: np.ndarray, owner: np.ndarray,
+            nodata: int = config.LABEL_NODATA) -> None:
+        """Add one block: its masks before filling, `fill_from_other_periods`'s how, source and doubt.
 
-        ``periods``: only these periods' fills (default all).
+        ``owner``: each period's subarea index per pixel, (periods, ...) like ``masks``: a period's
+        pixels are counted in the subarea its own mosaic gives them.
         """
         n, n_sub = self.pairs.shape[0], self.pairs.shape[-1]
-        owned = subarea < n_sub
         seen = masks != nodata
         ice_views = (seen & (masks == 1)).sum(axis=0)
-        for p in range(n) if periods is None else periods:
+        for p in range(n):
+            subarea = owner[p]
+            owned = subarea < n_sub
             near = (how[p] == NEAREST) & owned
             if not near.any():
                 continue
@@ -179,15 +179,22 @@ class AgreementCounts:
         return (wrong * self.filled).sum(axis=(1, 2, 3)) + self.two_sided
 
 
-def fill_masks(masks: np.ndarray, subarea: np.ndarray, n_subareas: int
+def fill_masks(masks: np.ndarray, owner: np.ndarray, n_subareas: int, counts: AgreementCounts | None = None
                ) -> tuple[np.ndarray, np.ndarray, AgreementCounts]:
-    """Fill a stack of period masks on one grid (in memory): (filled, how, counts); see `fill_period_stores`."""
+    """Fill a stack of period masks on one grid, in memory: (filled, how, counts).
+
+    ``owner``: the subarea index per pixel, one raster for every period or one per period
+    (periods, ...); pixels no subarea owns are left as they are. The error counts are added to
+    ``counts`` (new ones by default), which sum over the blocks of a mosaic (`fill_period_stores`).
+    """
+    masks = np.asarray(masks)
+    owner = np.broadcast_to(np.asarray(owner), masks.shape)
     filled, how, source, doubt = fill_from_other_periods(masks)
-    owned = np.asarray(subarea) < n_subareas
+    owned = owner < n_subareas
     filled = np.where(owned, filled, masks)
     how = np.where(owned, how, OBSERVED).astype(np.uint8)
-    counts = AgreementCounts.zeros(masks.shape[0], n_subareas)
-    counts.add(masks, how, source, doubt, np.asarray(subarea))
+    counts = AgreementCounts.zeros(masks.shape[0], n_subareas) if counts is None else counts
+    counts.add(masks, how, source, doubt, owner)
     return filled, how, counts
 
 
@@ -195,14 +202,12 @@ def fill_masks(masks: np.ndarray, subarea: np.ndarray, n_subareas: int
 # The periods' maps on disk
 # ----------------------------------------------------------------------------------------------
 def write_period_store(period_map: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write a period's mosaic (mask, n_clear, frame, subarea and attrs) to a zarr store, atomically."""
+    """Write a period's mosaic (mask, n_clear, frame, subarea, CRS, transform and attrs) to a zarr store, atomically."""
     path = Path(path)
-    keep = period_map[["mask", "n_clear", "frame", "subarea"]]
-    attrs = {"subareas": list(period_map.attrs["subareas"]), "pixel_size_m": float(period_map.attrs["pixel_size_m"]),
-             "frame_windows": [list(map(int, w)) for w in period_map.attrs["frame_windows"]],
-             "frames": list(period_map.attrs.get("frames", [])), "crs": period_map.rio.crs.to_wkt()}
-    data = xr.Dataset({name: (("y", "x"), np.asarray(keep[name].values)) for name in keep.data_vars},
-                      coords={"y": period_map["y"].values, "x": period_map["x"].values}, attrs=attrs)
+    data = period_map[["mask", "n_clear", "frame", "subarea"]]
+    data.attrs = {"subareas": list(period_map.attrs["subareas"]), "pixel_size_m": float(period_map.attrs["pixel_size_m"]),
+                  "frame_windows": [list(map(int, w)) for w in period_map.attrs["frame_windows"]],
+                  "frames": list(period_map.attrs.get("frames", []))}
     with atomic_path(path) as tmp:
         data.to_zarr(tmp, mode="w", consolidated=False)
     return path
@@ -210,31 +215,25 @@ def write_period_store(period_map: xr.Dataset, path: str | os.PathLike) -> Path:
 
 def read_period_store(path: str | os.PathLike, mask: str = "mask") -> xr.Dataset:
     """A period's mosaic from its store, in memory, with ``mask`` taken from the named variable."""
-    data = xr.open_zarr(path, consolidated=False).load()
+    data = xr.open_zarr(path, consolidated=False, decode_coords="all").load()
     if mask != "mask":
         data["mask"] = data[mask].assign_attrs(data["mask"].attrs)
-    px = float(data.attrs["pixel_size_m"])
-    x0, y0 = float(data["x"].values[0]), float(data["y"].values[0])
     out = data[["mask", "n_clear", "frame", "subarea"] + [v for v in ("how",) if v in data]]
     out.attrs = {**data.attrs, "frame_windows": [tuple(w) for w in data.attrs["frame_windows"]]}
-    out = out.rio.write_crs(data.attrs["crs"])
-    return out.rio.write_transform(Affine(px, 0.0, x0 - px / 2, 0.0, -px, y0 + px / 2))
+    return out
 
 
-def _union_grid(stores: Sequence[xr.Dataset], px: float) -> tuple[float, float, int, int, list[tuple[int, int]]]:
-    """(x0, y0, height, width, offsets) of the grid spanning every period's mosaic."""
-    x0 = min(float(s["x"].values[0]) for s in stores)
-    y0 = max(float(s["y"].values[0]) for s in stores)
-    x1 = max(float(s["x"].values[-1]) for s in stores)
-    y1 = min(float(s["y"].values[-1]) for s in stores)
+def _offsets_on_one_grid(stores: Sequence[xr.Dataset], px: float) -> tuple[int, int, list[tuple[int, int]]]:
+    """(height, width, each store's (row, col) offset) of the grid spanning every period's mosaic."""
+    x0, y0, height, width = spanning_grid(stores, px)
     offsets = []
     for s in stores:
         r, c = (y0 - float(s["y"].values[0])) / px, (float(s["x"].values[0]) - x0) / px
         if abs(r - round(r)) > 1e-3 or abs(c - round(c)) > 1e-3:
             raise DataError("period maps are not on one pixel grid (their origins differ by a fraction of a pixel); "
                             "map every period on the study's grid")
-        offsets.append((int(round(r)), int(round(c))))
-    return x0, y0, int(round((y0 - y1) / px)) + 1, int(round((x1 - x0) / px)) + 1, offsets
+        offsets.append(window_on_grid(s, x0, y0, px)[:2])
+    return height, width, offsets
 
 
 def fill_period_stores(paths: Sequence[str | os.PathLike], *, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
@@ -251,7 +250,7 @@ def fill_period_stores(paths: Sequence[str | os.PathLike], *, block_rows: int = 
     subareas = list(stores[0].attrs["subareas"])
     px = float(stores[0].attrs["pixel_size_m"])
     n, n_sub = len(stores), len(subareas)
-    _, _, height, width, offsets = _union_grid(stores, px)
+    height, width, offsets = _offsets_on_one_grid(stores, px)
     groups = [zarr.open_group(str(p), mode="r+") for p in paths]
     outs = []
     for group, store in zip(groups, stores):
@@ -274,11 +273,8 @@ def fill_period_stores(paths: Sequence[str | os.PathLike], *, block_rows: int = 
             cols = slice(dc, dc + store.sizes["x"])
             masks[i, a - r0:b - r0, cols] = store["mask"][rows].values
             owner[i, a - r0:b - r0, cols] = store["subarea"][rows].values
-        filled, how, source, doubt = fill_from_other_periods(masks)
+        filled, how, _ = fill_masks(masks, owner, n_sub, counts)
         owned = owner < n_sub
-        filled = np.where(owned, filled, masks)
-        how = np.where(owned, how, OBSERVED).astype(np.uint8)
-        _add_counts(counts, masks, how, source, doubt, owner)
         for i in range(n):
             flat = how[i].astype(np.intp) * n_sub + np.where(owned[i], owner[i], 0)
             tallies[i] += np.bincount(flat[owned[i]], minlength=4 * n_sub).reshape(4, n_sub)
@@ -303,13 +299,6 @@ def fill_period_stores(paths: Sequence[str | os.PathLike], *, block_rows: int = 
     table = pd.DataFrame(rows)
     table["filled_km2"] = table["bracketed_km2"] + table["nearest_km2"]
     return table
-
-
-def _add_counts(counts: AgreementCounts, masks: np.ndarray, how: np.ndarray, source: np.ndarray,
-                doubt: np.ndarray, owner: np.ndarray) -> None:
-    """Tally a block, each period's pixels in the subarea its own mosaic gives them."""
-    for p in range(masks.shape[0]):
-        counts.add(masks, how, source, doubt, owner[p], periods=[p])
 
 
 __all__ = ["OBSERVED", "BRACKETED", "NEAREST", "UNSEEN", "BLOCK_ROWS", "fill_from_other_periods", "AgreementCounts",

@@ -26,8 +26,8 @@ from glacier_utils.errors import DataError
 NO_SUBAREA = 255
 
 
-def _grid(frames: Sequence[xr.Dataset], pixel_size_m: float):
-    """(x0, y0, height, width) of the grid spanning every frame (pixel centres, y decreasing)."""
+def spanning_grid(frames: Sequence[xr.Dataset], pixel_size_m: float):
+    """(x0, y0, height, width) of the grid spanning every frame (or period map; pixel centres, y decreasing)."""
     xs = [f["x"].values for f in frames]
     ys = [f["y"].values for f in frames]
     x0, x1 = min(x.min() for x in xs), max(x.max() for x in xs)
@@ -35,8 +35,8 @@ def _grid(frames: Sequence[xr.Dataset], pixel_size_m: float):
     return x0, y0, int(round((y0 - y1) / pixel_size_m)) + 1, int(round((x1 - x0) / pixel_size_m)) + 1
 
 
-def _window(frame: xr.Dataset, x0: float, y0: float, pixel_size_m: float) -> tuple[int, int, int, int]:
-    """(row, col, height, width) of a frame on the mosaic grid."""
+def window_on_grid(frame: xr.Dataset, x0: float, y0: float, pixel_size_m: float) -> tuple[int, int, int, int]:
+    """(row, col, height, width) of a frame (or period map) on the grid whose first pixel centre is (x0, y0)."""
     c0 = int(round((float(frame["x"].values[0]) - x0) / pixel_size_m))
     r0 = int(round((y0 - float(frame["y"].values[0])) / pixel_size_m))
     return r0, c0, frame.sizes["y"], frame.sizes["x"]
@@ -69,12 +69,12 @@ def mosaic_frames(frames: Sequence[xr.Dataset], subareas: Sequence[str],
     if unknown:
         raise DataError(f"mosaic_frames: frame subarea(s) {unknown} are not among the study's {subareas}")
     crs = frames[0].rio.crs
-    x0, y0, height, width = _grid(frames, pixel_size_m)
+    x0, y0, height, width = spanning_grid(frames, pixel_size_m)
     mask = np.full((height, width), config.LABEL_NODATA, np.uint8)
     count = np.zeros((height, width), np.uint8)
     supplier = np.full((height, width), -1, np.int16)
     owner = np.full((height, width), -1, np.int16)
-    windows = [_window(f, x0, y0, pixel_size_m) for f in frames]
+    windows = [window_on_grid(f, x0, y0, pixel_size_m) for f in frames]
     for i, (frame, (r0, c0, h, w)) in enumerate(zip(frames, windows)):
         if frame.rio.crs != crs:
             raise DataError(f"frame {i} ({frame.attrs.get('wrs2', '?')}) has CRS {frame.rio.crs}, expected {crs}")
@@ -124,4 +124,4 @@ def subarea_names(period_map: xr.Dataset) -> np.ndarray:
     return names[np.asarray(period_map["subarea"].values)]
 
 
-__all__ = ["NO_SUBAREA", "mosaic_frames", "mosaic_predictions", "subarea_names"]
+__all__ = ["NO_SUBAREA", "spanning_grid", "window_on_grid", "mosaic_frames", "mosaic_predictions", "subarea_names"]

@@ -395,10 +395,10 @@ class PeriodMap:
     scores: pd.DataFrame
     #: The mosaic (`glacier_utils.mosaic.mosaic_frames`): mask, n_clear, frame, subarea.
     map: xr.Dataset
-    #: Outlines per subarea (`outlines.OUTLINE_SCHEMA`), each with its reference glacier's id.
-    outlines: gpd.GeoDataFrame
-    #: Per subarea (and total): area, buffer error, bootstrap spread, unmapped area.
-    areas: pd.DataFrame
+    #: Outlines per subarea (`outlines.OUTLINE_SCHEMA`), each with its reference glacier's id (None: not outlined).
+    outlines: gpd.GeoDataFrame | None
+    #: Per subarea (and total): area, buffer error, bootstrap spread, unmapped area (None: not outlined).
+    areas: pd.DataFrame | None
     #: Where each chosen acquisition's probability codes were written.
     stores: dict[str, str]
     #: The bootstrap's (replicates, subareas) areas (km²), kept to measure a gap-filled map again.
@@ -414,7 +414,7 @@ def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, peri
                min_area_km2: float = outlines.MIN_AREA_KM2, n_bootstrap: int = N_BOOTSTRAP,
                seed: int = 0, max_cloud: float = MAX_CLOUD_COVER, search_m: float | None = SEARCH_M,
                max_fill: int = MAX_FILL, periods: Sequence[tuple[int, int]] | None = None,
-               progress: bool = True) -> PeriodMap:
+               outline: bool = True, progress: bool = True) -> PeriodMap:
     """Map one period from its acquisitions (§III-D): choose, mask, predict (dask), fuse, mosaic, outline, areas.
 
     ``acquisitions``: the period's table (`acquisitions.ACQUISITION_COLUMNS`); ``loader``: a
@@ -426,7 +426,8 @@ def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, peri
     ``search_m``: mapped ice farther than this from every reference glacier is dropped (None: keep
     all); ``max_fill``: further acquisitions a frame may take, one per round, while clouds leave its
     glaciers unseen (`gap_fillers`); ``periods``: the study's periods, which ``period`` indexes
-    (default the THR's), for the outlines' period labels.
+    (default the THR's), for the outlines' period labels; ``outline=False`` stops before the outlines
+    and areas (`glacier_utils.period_series` outlines the gap-filled map instead).
     """
     if "glacier_id" not in reference.columns or len(reference) == 0:
         raise DataError("reference inventory: needs rows and a glacier_id column (see glacier_utils.io.inventory)")
@@ -465,9 +466,11 @@ def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, peri
     source_images = {w: list(chosen[chosen.wrs2 == w]["id"]) for w in by_frame}
     replicates = bootstrap_areas(period_map, list(by_frame.values()), rule=rule, n_bootstrap=n_bootstrap, seed=seed,
                                  reference=reference, search_m=search_m)
-    layer, areas = outline_period(period_map, period=period, reference=reference, subareas=subareas,
-                                  replicates=replicates, source_images=source_images, min_area_km2=min_area_km2,
-                                  periods=periods)
+    layer = areas = None
+    if outline:
+        layer, areas = outline_period(period_map, period=period, reference=reference, subareas=subareas,
+                                      replicates=replicates, source_images=source_images, min_area_km2=min_area_km2,
+                                      periods=periods)
     return PeriodMap(scores, period_map, layer, areas, stores, replicates, source_images)
 
 

@@ -38,7 +38,7 @@ class TimeSeriesMap:
     gaps: pd.DataFrame
     #: The gap-filled mosaics of the periods named in ``keep_maps`` (with ``how``).
     maps: dict[int, xr.Dataset]
-    #: Seconds spent mapping (choose to outline), and filling the gaps.
+    #: Seconds spent mapping (choose to mosaic), filling the gaps, and outlining and measuring.
     seconds: dict[str, float]
 
 
@@ -63,9 +63,9 @@ def map_periods(listings: Mapping[int, pd.DataFrame], loader: Loader, model, sta
         result = period_mapping.map_period(
             listings[period], loader, model, stats, period=period, reference=reference,
             folder=paths.acquisition_stores(periods[period]), subareas=subareas, seed=bootstrap_seed + period,
-            periods=periods, min_area_km2=min_area_km2, progress=False, **options)
+            periods=periods, min_area_km2=min_area_km2, outline=False, progress=False, **options)
         gap_filling.write_period_store(result.map, paths.period_store(periods[period]))
-        kept[period] = (result.replicates, result.source_images, result.areas)
+        kept[period] = (result.replicates, result.source_images)
         scores.append(result.scores.assign(period=period))
     mapped_s = time.perf_counter() - started
     stores = [paths.period_store(periods[p]) for p in order]
@@ -73,13 +73,13 @@ def map_periods(listings: Mapping[int, pd.DataFrame], loader: Loader, model, sta
         gaps = gap_filling.fill_period_stores(stores)
         gaps["period"] = [order[i] for i in gaps["period"]]
     else:
-        gaps = pd.concat([a[["period", "area"]] for _, _, a in kept.values()], ignore_index=True).assign(
+        gaps = pd.DataFrame([{"period": p, "area": area} for p in order for area in [*subareas, "total"]]).assign(
             bracketed_km2=0.0, nearest_km2=0.0, unseen_km2=np.nan, gap_error_km2=0.0, filled_km2=0.0)
     filled_s = time.perf_counter() - started - mapped_s
     layers, areas, maps = {}, [], {}
     for period, store in zip(order, stores):
         period_map = gap_filling.read_period_store(store, mask="mask_filled" if fill_gaps else "mask")
-        replicates, source_images, _ = kept[period]
+        replicates, source_images = kept[period]
         layer, table = period_mapping.outline_period(
             period_map, period=period, reference=reference, subareas=subareas, replicates=replicates,
             source_images=source_images, min_area_km2=min_area_km2, periods=periods)

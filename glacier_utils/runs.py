@@ -145,11 +145,6 @@ class RunPaths:
         return self.timeseries / f"map_{first}_{last}.zarr"
 
     @property
-    def gap_fill(self) -> Path:
-        """Per period and subarea, the area filled from other periods and its expected error (CSV)."""
-        return self.timeseries / "gap_fill.csv"
-
-    @property
     def acquisition_scores(self) -> Path:
         """Every acquisition of every period: metadata and pixel scores, chosen or not and why (CSV)."""
         return self.timeseries / "acquisition_scores.csv"
