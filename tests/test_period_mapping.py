@@ -394,6 +394,21 @@ def test_classify_frame_drops_ice_outside_the_search_area_and_cleans_pinholes():
     assert raw[3, 3] == 0 and raw[:, 5:].sum() == 7 * 2 - 1  # no search area: all seen ice counts
 
 
+def test_the_majority_filter_votes_only_with_seen_pixels():
+    stack = np.full((1, 9, 9), NAN, np.float32)
+    stack[0, 1::2, 1::2] = 0.9  # ice seen through a broken cloud: one clear pixel in four
+    _, glacier, count = period_mapping.classify_frame(stack)
+    seen = count > 0
+    assert seen.sum() == 16 and glacier[seen].all()  # unseen neighbours are no votes for "ice-free"
+    assert glacier[~seen].sum() == 0  # and unseen pixels stay unmapped
+    ice, seen = np.zeros((5, 5), bool), np.zeros((5, 5), bool)
+    seen[2, 1:4] = seen[1, 2] = True
+    ice[2, 1] = ice[1, 2] = True  # around (2, 2): two seen ice, two seen free
+    kept = period_mapping.majority_of_seen(ice, seen, 3)
+    assert not kept[2, 2] and kept[2, 1] and kept[1, 2]  # a tie keeps its own value; 2 of 3 is a majority
+    assert period_mapping.majority_of_seen(~ice, seen, 3)[2, 2]
+
+
 def test_a_frame_with_unseen_glacier_zone_gets_its_next_candidate():
     seen = np.ones((10, 10))
     seen[4:6, 4:6] = 0  # four unseen pixels over the glacier
