@@ -12,6 +12,7 @@ import pytest
 import rioxarray  # noqa: F401
 import shapely
 import xarray as xr
+from scipy import ndimage
 
 from glacier_utils import acquisitions, config, mosaic, outlines, period_mapping, synthetic, timeseries
 from glacier_utils.errors import DataError
@@ -407,6 +408,9 @@ def test_the_majority_filter_votes_only_with_seen_pixels():
     kept = period_mapping.majority_of_seen(ice, seen, 3)
     assert not kept[2, 2] and kept[2, 1] and kept[1, 2]  # a tie keeps its own value; 2 of 3 is a majority
     assert period_mapping.majority_of_seen(~ice, seen, 3)[2, 2]
+    noisy = np.random.default_rng(5).random((40, 40)) > 0.5  # under a clear sky it is the 3 x 3 median filter
+    median = ndimage.median_filter(noisy.astype(np.uint8), size=3, mode="nearest").astype(bool)
+    assert np.array_equal(period_mapping.majority_of_seen(noisy, np.ones_like(noisy), 3), median)
 
 
 def test_a_frame_with_unseen_glacier_zone_gets_its_next_candidate():
