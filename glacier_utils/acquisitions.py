@@ -21,7 +21,7 @@ The paper combined "the less cloudy and less snowy" scenes of each period (§III
 Choosing is two steps: `prescreen` ranks every acquisition of a frame by its metadata (cloud
 cover, days from the end of the ablation season) and keeps ``k + extra`` candidates;
 `score_scene` loads a candidate and measures the cloud over the reference glaciers (`clear_pixels`:
-fill, cloud, dilated cloud, cloud shadow and cirrus from the QA band, decoded by
+fill, cloud, dilated cloud, cloud shadow, cirrus and thin cloud from the QA band, decoded by
 `glacier_utils.io.landsat.qa_masks`) and the snow in a ring just outside their outlines (NDSI, as
 DL4GAM ranks images); `choose` keeps the ``k`` best per frame and says why for every row.
 """
@@ -76,6 +76,10 @@ NDSI_SNOW = 0.4
 #: the reference inventory (DL4GAM restricts its predictions to a buffer around the RGI outlines).
 #: 600 m is 35 years of fast THR tongue retreat (10-20 m a-1); the paper removed such snowfields by hand.
 SEARCH_M = 600.0
+#: Cloud confidence (QA bits) from which a pixel counts as cloud, besides the cloud flag. CFMask flags
+#: only thick cloud; thin cloud and fog (medium confidence) hide ice from the network, which then calls
+#: it ice-free, while a masked pixel is filled from the other periods (`glacier_utils.gap_filling`).
+CLOUD_CONFIDENCE: str | None = "medium"
 #: A scored acquisition with less than this clear share of the reference zone is never chosen.
 MIN_CLEAR_FRACTION = 0.05
 
@@ -254,17 +258,28 @@ def prescreen(acquisitions: pd.DataFrame, k: int = DEFAULT_K, extra: int = EXTRA
     return table
 
 
-def clear_pixels(scene: xr.Dataset) -> np.ndarray:
-    """Usable pixels of a scene: data, and no cloud, dilated cloud, cloud shadow or cirrus (QA) or the source's ``clear``."""
+def clear_pixels(scene: xr.Dataset, cloud_confidence: str | None = CLOUD_CONFIDENCE) -> np.ndarray:
+    """Usable pixels of a scene: data, and no cloud, dilated cloud, cloud shadow or cirrus (QA) or the source's ``clear``.
+
+    With a QA band that has cloud-confidence bits, a pixel whose cloud confidence is
+    ``cloud_confidence`` or above also counts as cloud (None: only the cloud flag).
+    """
     has_data = ~np.asarray(config.nodata_pixels(scene["dn"]))
     if "qa" in scene:
         qa = scene["qa"]
         kind = qa.attrs.get("qa_kind", "collection2")
+        table = landsat.QA_BIT_TABLES[kind]
         masks = landsat.qa_masks(qa, kind)
         clear = np.asarray(masks["clear"])
-        if "dilated_cloud" in landsat.QA_BIT_TABLES[kind]:
-            first, _ = landsat.QA_BIT_TABLES[kind]["dilated_cloud"]
-            clear &= (np.asarray(qa.values).astype(np.uint16) >> first & 1) == 0
+        bits = np.asarray(qa.values).astype(np.uint16)
+        if "dilated_cloud" in table:
+            first, _ = table["dilated_cloud"]
+            clear &= (bits >> first & 1) == 0
+        if cloud_confidence is not None and "cloud_confidence" in table:
+            if cloud_confidence not in landsat.CONFIDENCE_LEVELS:
+                raise DataError(f"cloud_confidence={cloud_confidence!r}; choose low, medium, high or None")
+            first, count = table["cloud_confidence"]
+            clear &= (bits >> first & ((1 << count) - 1)) < landsat.CONFIDENCE_LEVELS[cloud_confidence]
         return has_data & clear
     if "clear" in scene:
         return has_data & np.asarray(scene["clear"].values, bool)
@@ -420,7 +435,7 @@ def gap_fillers(scores: pd.DataFrame, frames: Mapping[str, xr.Dataset], referenc
     return scores.loc[rows].assign(reason=reasons)
 
 
-__all__ = ["ACQUISITION_COLUMNS", "SCENE_CACHE_MB", "Loader", "check_acquisitions", "SyntheticLoader",
+__all__ = ["ACQUISITION_COLUMNS", "CLOUD_CONFIDENCE", "SCENE_CACHE_MB", "Loader", "check_acquisitions", "SyntheticLoader",
            "level1_acquisitions", "Level1Loader", "GeoTiffLoader",
            "DEFAULT_K", "EXTRA_CANDIDATES", "MAX_CLOUD_COVER", "SEASON_END", "SEASON_SCALE_DAYS", "RING_PX", "NDSI_SNOW",
            "SEARCH_M", "MIN_CLEAR_FRACTION", "season_days", "prescreen", "clear_pixels", "reference_zones",

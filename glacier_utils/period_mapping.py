@@ -8,8 +8,8 @@ for a table of acquisitions and a loader (`glacier_utils.acquisitions`):
    is ranked by its metadata; the best ``k + extra`` per frame are loaded and scored on their
    pixels (cloud over the reference glaciers, snow in a ring outside them, season); the ``k``
    best per frame are chosen, and every row says why it was or was not.
-2. **mask** (`acquisitions.clear_pixels`): fill, cloud, dilated cloud, cloud shadow and cirrus
-   from the QA band, or the source's own ``clear`` mask.
+2. **mask** (`acquisitions.clear_pixels`): fill, cloud, dilated cloud, cloud shadow, cirrus and
+   medium-confidence (thin) cloud from the QA band, or the source's own ``clear`` mask.
 3. **predict** (`prediction_tasks`): each chosen acquisition is **one dask task** (load, mask,
    harmonise OLI to TM, `inference.predict_scene`, write its probability to a zarr store), so a
    `dask.distributed` client maps a region on its workers; a progress bar counts acquisitions.

@@ -110,6 +110,18 @@ def test_qa_masks_cloud_dilated_cloud_shadow_and_fill_but_keeps_snow():
     assert acquisitions.clear_pixels(scene)[0].tolist() == [False, False, False, False, True, True]
 
 
+def test_thin_cloud_of_medium_confidence_is_masked_too():
+    # bits 8-9: cloud confidence low (1), medium (2), high (3); bit 6 clear (CFMask flags only thick cloud)
+    qa = np.array([[(1 << 6) | (1 << 8), (1 << 6) | (2 << 8), (1 << 3) | (3 << 8)]])
+    band = np.array([[50, 50, 50]], np.uint8)
+    scene = _scene(band, band, qa=qa)
+    assert acquisitions.clear_pixels(scene)[0].tolist() == [True, False, False]  # default: medium and above
+    assert acquisitions.clear_pixels(scene, cloud_confidence=None)[0].tolist() == [True, True, False]
+    assert acquisitions.clear_pixels(scene, cloud_confidence="high")[0].tolist() == [True, True, False]
+    with pytest.raises(DataError, match="cloud_confidence"):
+        acquisitions.clear_pixels(scene, cloud_confidence="some")
+
+
 def test_a_sources_own_clear_mask_is_used_without_qa():
     band = np.array([[0, 50, 50]], np.uint8)
     scene = _scene(band, band, clear=[[True, False, True]])

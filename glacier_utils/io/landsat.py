@@ -38,6 +38,7 @@ from glacier_utils.errors import DataError
 from glacier_utils.io import consistency, geotiff
 
 __all__ = [
+    "CONFIDENCE_LEVELS",
     "DataError", "DEFAULT_CHUNKS", "QA_BIT_TABLES", "read_mtl", "flatten_mtl", "mtl_scene_metadata", "find_mtl",
     "find_band_files", "normalise_sensor", "sensor_from_product_id", "read_scene", "stack_band_files",
     "add_study_attrs", "reproject_scene", "valid_mask", "read_qa", "qa_masks",
@@ -71,7 +72,9 @@ QA_BIT_TABLES: dict[str, dict[str, tuple[int, int]]] = {
         "vegetation_confidence": (8, 2), "snow_confidence": (10, 2), "cirrus_confidence": (12, 2), "cloud_confidence": (14, 2),
     },
 }
-_CONFIDENCE_LEVELS = {"low": 1, "medium": 2, "high": 3}
+#: QA confidence fields' values: low (or no), medium, high.
+CONFIDENCE_LEVELS = {"low": 1, "medium": 2, "high": 3}
+_CONFIDENCE_LEVELS = CONFIDENCE_LEVELS
 
 # "_B4.TIF", "-B10-", "_B6_VCID_1.TIF": a band number after a separator. "BQA" and product ids
 # such as "CUB02" do not match (no separator before the B, or no digit after it).
