@@ -80,6 +80,8 @@ SEARCH_M = 600.0
 #: only thick cloud; thin cloud and fog (medium confidence) hide ice from the network, which then calls
 #: it ice-free, while a masked pixel is filled from the other periods (`glacier_utils.gap_filling`).
 CLOUD_CONFIDENCE: str | None = "medium"
+#: Default of every ``cloud_confidence`` argument: `CLOUD_CONFIDENCE` as set when the call is made.
+CURRENT_SETTING = object()
 #: A scored acquisition with less than this clear share of the reference zone is never chosen.
 MIN_CLEAR_FRACTION = 0.05
 
@@ -258,12 +260,25 @@ def prescreen(acquisitions: pd.DataFrame, k: int = DEFAULT_K, extra: int = EXTRA
     return table
 
 
-def clear_pixels(scene: xr.Dataset, cloud_confidence: str | None = CLOUD_CONFIDENCE) -> np.ndarray:
+def cloud_confidence_in_force(cloud_confidence: str | None | object = CURRENT_SETTING) -> str | None:
+    """The cloud confidence to mask from: ``cloud_confidence``, or `CLOUD_CONFIDENCE` for `CURRENT_SETTING`; checked.
+
+    Tasks get the resolved value, so a setting made in the client also holds on dask workers.
+    """
+    value = CLOUD_CONFIDENCE if cloud_confidence is CURRENT_SETTING else cloud_confidence
+    if value is not None and value not in landsat.CONFIDENCE_LEVELS:
+        raise DataError(f"cloud_confidence={value!r}; choose low, medium, high or None")
+    return value
+
+
+def clear_pixels(scene: xr.Dataset, cloud_confidence: str | None | object = CURRENT_SETTING) -> np.ndarray:
     """Usable pixels of a scene: data, and no cloud, dilated cloud, cloud shadow or cirrus (QA) or the source's ``clear``.
 
     With a QA band that has cloud-confidence bits, a pixel whose cloud confidence is
-    ``cloud_confidence`` or above also counts as cloud (None: only the cloud flag).
+    ``cloud_confidence`` or above also counts as cloud (None: only the cloud flag; by default
+    `CLOUD_CONFIDENCE` as it is set when the call is made).
     """
+    cloud_confidence = cloud_confidence_in_force(cloud_confidence)
     has_data = ~np.asarray(config.nodata_pixels(scene["dn"]))
     if "qa" in scene:
         qa = scene["qa"]
@@ -276,8 +291,6 @@ def clear_pixels(scene: xr.Dataset, cloud_confidence: str | None = CLOUD_CONFIDE
             first, _ = table["dilated_cloud"]
             clear &= (bits >> first & 1) == 0
         if cloud_confidence is not None and "cloud_confidence" in table:
-            if cloud_confidence not in landsat.CONFIDENCE_LEVELS:
-                raise DataError(f"cloud_confidence={cloud_confidence!r}; choose low, medium, high or None")
             first, count = table["cloud_confidence"]
             clear &= (bits >> first & ((1 << count) - 1)) < landsat.CONFIDENCE_LEVELS[cloud_confidence]
         return has_data & clear
@@ -343,7 +356,8 @@ def _token(reference: gpd.GeoDataFrame) -> str:
 
 
 def score_scene(scene: xr.Dataset, reference: gpd.GeoDataFrame, *, ring_px: tuple[int, int] = RING_PX,
-                ndsi_snow: float = NDSI_SNOW) -> dict[str, float]:
+                ndsi_snow: float = NDSI_SNOW, cloud_confidence: str | None | object = CURRENT_SETTING
+                ) -> dict[str, float]:
     """Pixel scores of one acquisition: cloud over the reference zone, snow in the ring outside the outlines.
 
     ``cloud_fraction``: share of the zone's data pixels (the whole frame's where it holds no
@@ -353,7 +367,7 @@ def score_scene(scene: xr.Dataset, reference: gpd.GeoDataFrame, *, ring_px: tupl
     """
     zone, ring = reference_zones(reference, scene, ring_px)
     has_data = ~np.asarray(config.nodata_pixels(scene["dn"]))
-    clear = clear_pixels(scene)
+    clear = clear_pixels(scene, cloud_confidence)
     in_zone = zone & has_data if (zone & has_data).any() else has_data  # no reference glacier: the whole frame
     cloud = 1.0 - float(clear[in_zone].mean()) if in_zone.any() else float("nan")
     bands = set(int(b) for b in scene["dn"]["band"].values)
@@ -435,7 +449,7 @@ def gap_fillers(scores: pd.DataFrame, frames: Mapping[str, xr.Dataset], referenc
     return scores.loc[rows].assign(reason=reasons)
 
 
-__all__ = ["ACQUISITION_COLUMNS", "CLOUD_CONFIDENCE", "SCENE_CACHE_MB", "Loader", "check_acquisitions", "SyntheticLoader",
+__all__ = ["ACQUISITION_COLUMNS", "CLOUD_CONFIDENCE", "CURRENT_SETTING", "cloud_confidence_in_force", "SCENE_CACHE_MB", "Loader", "check_acquisitions", "SyntheticLoader",
            "level1_acquisitions", "Level1Loader", "GeoTiffLoader",
            "DEFAULT_K", "EXTRA_CANDIDATES", "MAX_CLOUD_COVER", "SEASON_END", "SEASON_SCALE_DAYS", "RING_PX", "NDSI_SNOW",
            "SEARCH_M", "MIN_CLEAR_FRACTION", "season_days", "prescreen", "clear_pixels", "reference_zones",

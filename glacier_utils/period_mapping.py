@@ -43,8 +43,8 @@ from tqdm.auto import tqdm
 from glacier_utils import config, inference, mosaic, outlines
 from glacier_utils._atomic import atomic_path
 from glacier_utils.acquisitions import (
-    DEFAULT_K, EXTRA_CANDIDATES, MAX_CLOUD_COVER, MIN_GAP_KM2, RING_PX, SEARCH_M, Loader, choose, clear_pixels,
-    gap_fillers, prescreen, reference_zones, score_scene, search_area,
+    CURRENT_SETTING, DEFAULT_K, EXTRA_CANDIDATES, MAX_CLOUD_COVER, MIN_GAP_KM2, RING_PX, SEARCH_M, Loader, choose,
+    clear_pixels, cloud_confidence_in_force, gap_fillers, prescreen, reference_zones, score_scene, search_area,
 )
 from glacier_utils.errors import DataError
 from glacier_utils.io import radiometry
@@ -89,10 +89,11 @@ def _tm_scene(scene: xr.Dataset) -> xr.Dataset:
 
 
 def predict_acquisition(row: Mapping[str, Any], loader: Loader, model, stats, folder: str | os.PathLike, *,
-                        window_px: int, overlap_px: int) -> dict[str, Any]:
+                        window_px: int, overlap_px: int, cloud_confidence: str | None | object = CURRENT_SETTING
+                        ) -> dict[str, Any]:
     """Load, mask, harmonise and predict one acquisition; write its probability codes to ``<folder>/<id>.zarr``."""
     scene = loader(row)
-    clear = clear_pixels(scene)
+    clear = clear_pixels(scene, cloud_confidence)
     has_data = ~np.asarray(config.nodata_pixels(scene["dn"]))
     prediction = inference.predict_scene(_tm_scene(scene), model, stats, window_px=window_px,
                                          overlap_px=overlap_px, chunk_px=None, batch_size=PREDICT_BATCH)
@@ -108,18 +109,22 @@ def predict_acquisition(row: Mapping[str, Any], loader: Loader, model, stats, fo
     return {"id": str(row["id"]), "path": str(path), "clear_pixels": int(clear.sum()), "data_pixels": int(has_data.sum())}
 
 
-def _score_acquisition(row: Mapping[str, Any], loader: Loader, reference: gpd.GeoDataFrame) -> dict[str, Any]:
-    return {"id": str(row["id"]), **score_scene(loader(row), reference)}
+def _score_acquisition(row: Mapping[str, Any], loader: Loader, reference: gpd.GeoDataFrame,
+                       cloud_confidence: str | None) -> dict[str, Any]:
+    return {"id": str(row["id"]), **score_scene(loader(row), reference, cloud_confidence=cloud_confidence)}
 
 
-def score_tasks(candidates: pd.DataFrame, loader: Loader, reference: gpd.GeoDataFrame) -> list:
+def score_tasks(candidates: pd.DataFrame, loader: Loader, reference: gpd.GeoDataFrame, *,
+                cloud_confidence: str | None | object = CURRENT_SETTING) -> list:
     """One dask task per candidate: load it and return its `score_scene` figures."""
-    return [dask.delayed(_score_acquisition, pure=False)(row, loader, reference, dask_key_name=f"score-{row['id']}")
+    confidence = cloud_confidence_in_force(cloud_confidence)
+    return [dask.delayed(_score_acquisition, pure=False)(row, loader, reference, confidence,
+                                                         dask_key_name=f"score-{row['id']}")
             for row in _rows(candidates)]
 
 
 def prediction_tasks(chosen: pd.DataFrame, loader: Loader, model, stats, folder: str | os.PathLike, *,
-                     window_px: int, overlap_px: int) -> list:
+                     window_px: int, overlap_px: int, cloud_confidence: str | None | object = CURRENT_SETTING) -> list:
     """One dask task per chosen acquisition (`predict_acquisition`), keyed ``predict-<id>``; runs on any scheduler.
 
     Under a `dask.distributed` client the network travels as a ``.keras`` file (`inference.ModelHandle`).
@@ -127,8 +132,10 @@ def prediction_tasks(chosen: pd.DataFrame, loader: Loader, model, stats, folder:
     handle = model if isinstance(model, (str, os.PathLike)) else inference.ModelHandle(model)
     if inference.distributed_client_active() and isinstance(handle, inference.ModelHandle):
         handle = handle.on_disk()
+    confidence = cloud_confidence_in_force(cloud_confidence)
     return [dask.delayed(predict_acquisition, pure=False)(row, loader, handle, stats, str(folder), window_px=window_px,
-                                                         overlap_px=overlap_px, dask_key_name=f"predict-{row['id']}")
+                                                         overlap_px=overlap_px, cloud_confidence=confidence,
+                                                         dask_key_name=f"predict-{row['id']}")
             for row in _rows(chosen)]
 
 
@@ -433,6 +440,7 @@ def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, peri
                min_area_km2: float = outlines.MIN_AREA_KM2, n_bootstrap: int = N_BOOTSTRAP,
                seed: int = 0, max_cloud: float = MAX_CLOUD_COVER, search_m: float | None = SEARCH_M,
                max_fill: int = MAX_FILL, periods: Sequence[tuple[int, int]] | None = None,
+               cloud_confidence: str | None | object = CURRENT_SETTING,
                outline: bool = True, progress: bool = True) -> PeriodMap:
     """Map one period from its acquisitions (§III-D): choose, mask, predict (dask), fuse, mosaic, outline, areas.
 
@@ -445,19 +453,24 @@ def map_period(acquisitions: pd.DataFrame, loader: Loader, model, stats, *, peri
     ``search_m``: mapped ice farther than this from every reference glacier is dropped (None: keep
     all); ``max_fill``: further acquisitions a frame may take, one per round, while clouds leave its
     glaciers unseen (`gap_fillers`); ``periods``: the study's periods, which ``period`` indexes
-    (default the THR's), for the outlines' period labels; ``outline=False`` stops before the outlines
+    (default the THR's), for the outlines' period labels; ``cloud_confidence``: the QA cloud
+    confidence from which a pixel is masked (`acquisitions.clear_pixels`; default
+    `acquisitions.CLOUD_CONFIDENCE`); ``outline=False`` stops before the outlines
     and areas (`glacier_utils.period_series` outlines the gap-filled map instead).
     """
     if "glacier_id" not in reference.columns or len(reference) == 0:
         raise DataError("reference inventory: needs rows and a glacier_id column (see glacier_utils.io.inventory)")
+    cloud_confidence = cloud_confidence_in_force(cloud_confidence)
     table = prescreen(acquisitions, k, extra, max_cloud=max_cloud)
     candidates = table[table["candidate"]]
-    found = pd.DataFrame(run_tasks(score_tasks(candidates, loader, reference), "scoring", progress),
+    found = pd.DataFrame(run_tasks(score_tasks(candidates, loader, reference, cloud_confidence=cloud_confidence),
+                                   "scoring", progress),
                          columns=["id", "cloud_fraction", "snow_fraction", "zone_pixels"])
     scores = choose(table.merge(found, on="id", how="left"), k)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    predict = dict(loader=loader, model=model, stats=stats, folder=folder, window_px=window_px, overlap_px=overlap_px)
+    predict = dict(loader=loader, model=model, stats=stats, folder=folder, window_px=window_px, overlap_px=overlap_px,
+                   cloud_confidence=cloud_confidence)
     stores = _predict(scores[scores["chosen"]], progress=progress, **predict)
 
     def fused(wrs2: str) -> xr.Dataset:
@@ -504,10 +517,12 @@ def outline_period(period_map: xr.Dataset, *, period: int, reference: gpd.GeoDat
     return layer, period_areas(layer, period_map, replicates, reference, period=period)
 
 
-def _predict(rows: pd.DataFrame, *, loader, model, stats, folder, window_px, overlap_px, progress) -> dict[str, str]:
+def _predict(rows: pd.DataFrame, *, loader, model, stats, folder, window_px, overlap_px, cloud_confidence,
+             progress) -> dict[str, str]:
     """Predict the given acquisitions (one task each); {id: store path}."""
     written = run_tasks(prediction_tasks(rows, loader, model, stats, folder, window_px=window_px,
-                                         overlap_px=overlap_px), "predicting", progress)
+                                         overlap_px=overlap_px, cloud_confidence=cloud_confidence),
+                        "predicting", progress)
     return {w["id"]: w["path"] for w in written}
 
 

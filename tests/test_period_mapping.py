@@ -122,6 +122,15 @@ def test_thin_cloud_of_medium_confidence_is_masked_too():
         acquisitions.clear_pixels(scene, cloud_confidence="some")
 
 
+def test_the_cloud_confidence_setting_is_read_when_masking(monkeypatch):
+    qa = np.array([[(1 << 6) | (2 << 8)]])  # clear, but medium cloud confidence
+    band = np.array([[50]], np.uint8)
+    monkeypatch.setattr(acquisitions, "CLOUD_CONFIDENCE", None)  # as a study with a noisy QA band would set it
+    assert acquisitions.clear_pixels(_scene(band, band, qa=qa))[0].tolist() == [True]
+    assert acquisitions.cloud_confidence_in_force() is None  # what the tasks get, resolved in the client
+    assert acquisitions.cloud_confidence_in_force("high") == "high"
+
+
 def test_a_sources_own_clear_mask_is_used_without_qa():
     band = np.array([[0, 50, 50]], np.uint8)
     scene = _scene(band, band, clear=[[True, False, True]])
