@@ -224,7 +224,7 @@ def classify_frame(stack: np.ndarray, rule: str = "median", *, outside: np.ndarr
     """(fused probability, glacier 0/1, clear count) of one frame's (n, y, x) stack (NaN: not clear).
 
     Ice outside the search area (``outside``) is not glacier; then a ``clean_px`` x ``clean_px``
-    majority filter over the *seen* pixels (`majority_of_seen`) removes isolated pixels and
+    majority filter over the *seen* pixels (`mosaic.majority_of_seen`) removes isolated pixels and
     pinholes from the decision, as Paul et al. (2002) cleaned their ratio-image glacier maps
     (1: off). Unseen pixels stay unmapped (count 0).
     """
@@ -234,25 +234,8 @@ def classify_frame(stack: np.ndarray, rule: str = "median", *, outside: np.ndarr
         glacier &= ~outside
     seen = count > 0
     if clean_px > 1:
-        glacier = majority_of_seen(glacier, seen, clean_px)
+        glacier = mosaic.majority_of_seen(glacier, seen, clean_px)
     return probability, (glacier & seen).astype(np.uint8), count
-
-
-def majority_of_seen(glacier: np.ndarray, seen: np.ndarray, size: int = CLEAN_PX) -> np.ndarray:
-    """Each pixel takes the majority of the seen pixels in its ``size`` x ``size`` window (a tie keeps its own).
-
-    A plain median filter would vote unseen (cloud-masked) neighbours as ice-free: it eats the
-    ice along every cloud edge and turns the clear pixels scattered through a broken cloud into
-    pinholes, which the gap filling then keeps as observed ice-free pixels (ragged outlines, a
-    longer perimeter and so a wider 15 m buffer). Counting only seen pixels is the same 3 x 3
-    majority where the sky is clear. Integer window sums keep ties exact.
-    """
-    ones = np.ones((size, size), np.int32)
-    seen = np.asarray(seen, bool)
-    ice = np.asarray(glacier, bool) & seen
-    votes = ndimage.correlate(ice.astype(np.int32), ones, mode="nearest")
-    voters = ndimage.correlate(seen.astype(np.int32), ones, mode="nearest")
-    return np.where(2 * votes == voters, ice, 2 * votes > voters)
 
 
 def _outside(reference: gpd.GeoDataFrame | None, attrs: Mapping[str, Any], shape: tuple[int, int],
@@ -529,6 +512,6 @@ def _predict(rows: pd.DataFrame, *, loader, model, stats, folder, window_px, ove
 __all__ = [
     "FUSION_RULES", "N_BOOTSTRAP", "PROBABILITY_SCALE", "MASKED_CODE", "FILL_CODE",
     "encode_probability", "decode_probability", "predict_acquisition", "score_tasks", "prediction_tasks", "run_tasks",
-    "fuse", "fused_mask", "read_codes", "classify_frame", "majority_of_seen", "frame_outline", "fuse_frame", "CLEAN_PX", "MIN_GAP_KM2", "MAX_FILL", "gap_fillers",
+    "fuse", "fused_mask", "read_codes", "classify_frame", "frame_outline", "fuse_frame", "CLEAN_PX", "MIN_GAP_KM2", "MAX_FILL", "gap_fillers",
     "bootstrap_areas", "period_areas", "PeriodMap", "map_period", "outline_period",
 ]

@@ -426,12 +426,12 @@ def test_the_majority_filter_votes_only_with_seen_pixels():
     ice, seen = np.zeros((5, 5), bool), np.zeros((5, 5), bool)
     seen[2, 1:4] = seen[1, 2] = True
     ice[2, 1] = ice[1, 2] = True  # around (2, 2): two seen ice, two seen free
-    kept = period_mapping.majority_of_seen(ice, seen, 3)
+    kept = mosaic.majority_of_seen(ice, seen, 3)
     assert not kept[2, 2] and kept[2, 1] and kept[1, 2]  # a tie keeps its own value; 2 of 3 is a majority
-    assert period_mapping.majority_of_seen(~ice, seen, 3)[2, 2]
+    assert mosaic.majority_of_seen(~ice, seen, 3)[2, 2]
     noisy = np.random.default_rng(5).random((40, 40)) > 0.5  # under a clear sky it is the 3 x 3 median filter
     median = ndimage.median_filter(noisy.astype(np.uint8), size=3, mode="nearest").astype(bool)
-    assert np.array_equal(period_mapping.majority_of_seen(noisy, np.ones_like(noisy), 3), median)
+    assert np.array_equal(mosaic.majority_of_seen(noisy, np.ones_like(noisy), 3), median)
 
 
 def test_a_frame_with_unseen_glacier_zone_gets_its_next_candidate():
