@@ -74,7 +74,6 @@ QA_BIT_TABLES: dict[str, dict[str, tuple[int, int]]] = {
 }
 #: QA confidence fields' values: low (or no), medium, high.
 CONFIDENCE_LEVELS = {"low": 1, "medium": 2, "high": 3}
-_CONFIDENCE_LEVELS = CONFIDENCE_LEVELS
 
 # "_B4.TIF", "-B10-", "_B6_VCID_1.TIF": a band number after a separator. "BQA" and product ids
 # such as "CUB02" do not match (no separator before the B, or no digit after it).
@@ -472,9 +471,9 @@ def qa_masks(qa: xr.DataArray, kind: str | None = None, confidence: str = "high"
     kind = kind or qa.attrs.get("qa_kind")
     if kind not in QA_BIT_TABLES:
         raise DataError(f"unknown QA kind {kind!r}; choose one of {', '.join(QA_BIT_TABLES)}")
-    if confidence not in _CONFIDENCE_LEVELS:
+    if confidence not in CONFIDENCE_LEVELS:
         raise DataError(f"confidence={confidence!r}; choose low, medium or high")
-    level = _CONFIDENCE_LEVELS[confidence]
+    level = CONFIDENCE_LEVELS[confidence]
     table = QA_BIT_TABLES[kind]
 
     def flag_or_confidence(name: str) -> xr.DataArray:
